@@ -1,0 +1,112 @@
+// Package sequencer gives append-only logs (the event outbox, the audit
+// log) their feed positions after commit.
+//
+// Writers insert rows with seq NULL inside their business transactions and
+// touch no shared row, so checkouts never serialize on a counter. One
+// sequencer at a time (an advisory lock on PostgreSQL; SQLite's single
+// writer) numbers the rows that have committed, in insertion order,
+// continuing from the highest number given so far. A row whose transaction
+// commits late is simply numbered in a later pass, after everything already
+// numbered, so a reader that tails "seq > last seen" never skips a row.
+package sequencer
+
+import (
+	"context"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"time"
+
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
+)
+
+// Tables are the logs the sequencer numbers. Each must have an
+// autoincrementing id and a nullable unique seq.
+var Tables = []string{"outbox_events", "audit_log"}
+
+// Batch is the most rows numbered in one transaction.
+const Batch = 1000
+
+// Assign numbers up to Batch committed, unnumbered rows of table and
+// returns how many it numbered.
+func Assign(ctx context.Context, d *db.DB, table string) (int, error) {
+	var n int64
+	err := d.Transact(ctx, func(tx *db.Tx) error {
+		if tx.Engine() == db.Postgres {
+			if _, err := tx.ExecContext(ctx, "SELECT pg_advisory_xact_lock($1)", lockKey(table)); err != nil {
+				return err
+			}
+		}
+		// table is one of Tables, never input.
+		res, err := tx.ExecContext(ctx, `UPDATE `+table+` SET seq = s.n
+FROM (SELECT id, (SELECT COALESCE(MAX(seq), 0) FROM `+table+`) + ROW_NUMBER() OVER (ORDER BY id) AS n
+      FROM `+table+` WHERE seq IS NULL ORDER BY id LIMIT $1) AS s
+WHERE `+table+`.id = s.id`, Batch)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, fmt.Errorf("sequence %s: %w", table, err)
+	}
+	return int(n), nil
+}
+
+// Backlog counts the rows of table not yet numbered.
+func Backlog(ctx context.Context, q db.Querier, table string) (int64, error) {
+	var n int64
+	if err := q.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+table+" WHERE seq IS NULL").Scan(&n); err != nil {
+		return 0, fmt.Errorf("count unsequenced %s: %w", table, err)
+	}
+	return n, nil
+}
+
+func lockKey(table string) int64 {
+	h := fnv.New64a()
+	h.Write([]byte("mainstay.sequencer." + table))
+	return int64(h.Sum64())
+}
+
+// Run numbers rows whenever a transaction that wrote to a table commits,
+// and every interval besides (for rows written by other nodes), until ctx
+// ends.
+func Run(ctx context.Context, d *db.DB, log *slog.Logger, interval time.Duration) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	wake := make([]<-chan struct{}, len(Tables))
+	for i, t := range Tables {
+		wake[i] = d.Subscribe(t)
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		for _, t := range Tables {
+			drain(ctx, d, log, t)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-wake[0]:
+		case <-wake[1]:
+		}
+	}
+}
+
+func drain(ctx context.Context, d *db.DB, log *slog.Logger, table string) {
+	for ctx.Err() == nil {
+		n, err := Assign(ctx, d, table)
+		if err != nil {
+			if ctx.Err() == nil {
+				log.ErrorContext(ctx, "sequencer", "table", table, "err", err)
+			}
+			return
+		}
+		if n < Batch {
+			return
+		}
+	}
+}
