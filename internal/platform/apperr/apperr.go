@@ -110,6 +110,22 @@ func Field(pointer, format string, args ...any) *Error {
 	return &Error{Code: Invalid, Message: detail, Fields: []FieldError{{Pointer: pointer, Detail: detail}}}
 }
 
+// Fields returns an Invalid error carrying field errors, its message the
+// first of them (with its pointer) and how many more there are.
+func Fields(fields ...FieldError) *Error {
+	if len(fields) == 0 {
+		return New(Invalid, "The request is invalid.")
+	}
+	msg := fields[0].Detail
+	if fields[0].Pointer != "" {
+		msg = fmt.Sprintf("%s: %s", fields[0].Pointer, fields[0].Detail)
+	}
+	if len(fields) > 1 {
+		msg += fmt.Sprintf(" (and %d more)", len(fields)-1)
+	}
+	return &Error{Code: Invalid, Message: msg, Fields: append([]FieldError(nil), fields...)}
+}
+
 // WithFields returns a copy of e carrying field errors.
 func (e *Error) WithFields(fields ...FieldError) *Error {
 	c := *e

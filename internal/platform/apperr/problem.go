@@ -3,7 +3,9 @@ package apperr
 import (
 	"encoding/json"
 	"encoding/xml"
+	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -40,21 +42,53 @@ func ProblemOf(err error, instance, requestID string) Problem {
 		RequestID: requestID,
 		Errors:    e.Fields,
 	}
-	if e.Code == Internal {
-		p.Detail = "An internal error occurred; quote request " + requestID + " when reporting it."
+	if status == http.StatusInternalServerError {
+		p.Code = Internal
+		p.Type = TypeBase + string(Internal)
+		p.Detail = "An internal error occurred."
+		if requestID != "" {
+			p.Detail = "An internal error occurred; quote request " + requestID + " when reporting it."
+		}
 		p.Errors = nil
 	}
 	return p
 }
 
-// WantsXML reports whether the client accepts XML but not JSON, the one case
-// in which errors are written as application/problem+xml.
+// WantsXML reports whether the client prefers XML to JSON: its Accept
+// header ranks an XML type (application/xml, text/xml, *+xml) above every
+// JSON one, honouring q-values. No Accept header, */* or a tie means JSON.
 func WantsXML(r *http.Request) bool {
-	accept := strings.ToLower(r.Header.Get("Accept"))
-	if accept == "" {
-		return false
+	jsonQ, xmlQ := Preference(r.Header.Get("Accept"))
+	return xmlQ > jsonQ
+}
+
+// Preference returns the quality an Accept header gives JSON and XML.
+func Preference(accept string) (jsonQ, xmlQ float64) {
+	if strings.TrimSpace(accept) == "" {
+		return 1, 0
 	}
-	return strings.Contains(accept, "xml") && !strings.Contains(accept, "json") && !strings.Contains(accept, "*/*")
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		q := 1.0
+		if v, ok := params["q"]; ok {
+			if f, err := strconv.ParseFloat(v, 64); err == nil && f >= 0 && f <= 1 {
+				q = f
+			}
+		}
+		typ, sub, _ := strings.Cut(mt, "/")
+		switch {
+		case mt == "*/*" || (typ == "application" && sub == "*"):
+			jsonQ, xmlQ = max(jsonQ, q), max(xmlQ, q*0.5) // a wildcard prefers our default
+		case sub == "json" || strings.HasSuffix(sub, "+json"):
+			jsonQ = max(jsonQ, q)
+		case mt == "application/xml" || mt == "text/xml" || strings.HasSuffix(sub, "+xml"):
+			xmlQ = max(xmlQ, q)
+		}
+	}
+	return jsonQ, xmlQ
 }
 
 // Write sends err as a problem document. It never fails the caller: an

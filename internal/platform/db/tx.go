@@ -21,6 +21,7 @@ type Tx struct {
 	now      time.Time
 	onCommit []func()
 	notified []string
+	retry    error
 }
 
 // Now is the transaction's time, taken once from the database clock.
@@ -45,6 +46,14 @@ const MaxAttempts = 10
 // SQLite transactions start with BEGIN IMMEDIATE on the single write
 // connection, so they never deadlock; a busy database is retried likewise.
 func (d *DB) Transact(ctx context.Context, fn func(tx *Tx) error) error {
+	if outer := TxFrom(ctx); outer != nil && outer.db == d {
+		// Joined: the outer transaction commits, retries and runs hooks.
+		err := fn(outer)
+		if err != nil && Retryable(err) {
+			outer.retry = err
+		}
+		return err
+	}
 	var err error
 	for attempt := 1; ; attempt++ {
 		err = d.transactOnce(ctx, fn)
@@ -73,7 +82,20 @@ func (d *DB) transactOnce(ctx context.Context, fn func(tx *Tx) error) (err error
 			panic(p)
 		}
 	}()
-	if err := fn(tx); err != nil {
+	err = fn(tx)
+	if err == nil && tx.retry != nil {
+		// A joined unit of work lost a race the outer function swallowed
+		// into a response; the whole transaction must run again.
+		err = tx.retry
+	}
+	if err == nil {
+		for _, hook := range commitHooks(ctx) {
+			if err = hook(ctx, tx); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
 		if rerr := sqlTx.Rollback(); rerr != nil && !errors.Is(rerr, sql.ErrTxDone) {
 			return errors.Join(err, fmt.Errorf("rollback: %w", rerr))
 		}

@@ -138,4 +138,3 @@ func TestRefusesNewerSchema(t *testing.T) {
 		}
 	})
 }
-

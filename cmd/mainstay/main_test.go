@@ -1,0 +1,323 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/dbtest"
+	"github.com/mainstay-erp/mainstay/internal/platform/migrate"
+)
+
+var binary string
+
+// The tests run the real binary, as a user would.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "mainstay-bin-")
+	if err != nil {
+		panic(err)
+	}
+	binary = filepath.Join(dir, "mainstay")
+	out, err := exec.Command("go", "build", "-o", binary, ".").CombinedOutput()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build mainstay: %v\n%s", err, out)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	dbtest.StopCluster()
+	os.Exit(code)
+}
+
+// mainstay runs the binary with a clean environment plus env.
+func mainstay(t *testing.T, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	cmd := exec.Command(binary, args...)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "HOME=" + t.TempDir()}, env...)
+	var o, e bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &o, &e
+	err = cmd.Run()
+	return o.String(), e.String(), err
+}
+
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func TestServeAnswersReadyAndStopsCleanlyOnSIGTERM(t *testing.T) {
+	addr := freeAddr(t)
+	dir := t.TempDir()
+	cmd := exec.Command(binary, "serve", "--listen", addr)
+	cmd.Env = []string{"MAINSTAY_DATA_DIR=" + dir, "PATH=" + os.Getenv("PATH")}
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready in time: %v\n%s", err, errOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "mainstay.db")); err != nil {
+		t.Fatalf("no SQLite database in the data directory: %v", err)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, errOut.String())
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("did not stop after SIGTERM")
+	}
+	if !strings.Contains(out.String(), "serving on http://"+addr) {
+		t.Fatalf("stdout lacks the address: %q", out.String())
+	}
+	if !strings.Contains(errOut.String(), `"msg":"listening"`) {
+		t.Fatalf("logs are not structured JSON: %q", errOut.String())
+	}
+}
+
+// Two processes started together on one database migrate it once.
+func TestTwoProcessesMigrateOnce(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			var env []string
+			var u string
+			if e == db.Postgres {
+				u = dbtest.PostgresURL(t, false)
+				env = []string{"MAINSTAY_DATABASE_URL=" + u}
+			} else {
+				dir := t.TempDir()
+				u = "sqlite:" + filepath.Join(dir, "mainstay.db")
+				env = []string{"MAINSTAY_DATA_DIR=" + dir}
+			}
+			var wg sync.WaitGroup
+			outs := make([]string, 2)
+			errs := make([]error, 2)
+			for i := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var stderr string
+					outs[i], stderr, errs[i] = mainstay(t, env, "migrate")
+					if errs[i] != nil {
+						errs[i] = fmt.Errorf("%w: %s", errs[i], stderr)
+					}
+				}()
+			}
+			wg.Wait()
+			migrated := 0
+			for i := range 2 {
+				if errs[i] != nil {
+					t.Fatalf("process %d: %v", i, errs[i])
+				}
+				if strings.HasPrefix(outs[i], "Migrated") {
+					migrated++
+				}
+			}
+			if migrated != 1 {
+				t.Fatalf("%d processes migrated (%q), want exactly 1", migrated, outs)
+			}
+			d := dbtest.OpenURL(t, u)
+			latest, _ := migrate.Latest(e)
+			var rows int64
+			if err := d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM "+migrate.Table+" WHERE version_id > 0").Scan(&rows); err != nil || rows != latest {
+				t.Fatalf("%d migrations recorded (%v), want %d", rows, err, latest)
+			}
+		})
+	}
+}
+
+func TestCommandLineErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		env  []string
+		args []string
+		want string
+	}{
+		{"unknown command", nil, []string{"frobnicate"}, `unknown command "frobnicate"`},
+		{"bad flag value", nil, []string{"serve", "--listen", "nowhere"}, "invalid listen"},
+		{"bad env value", []string{"MAINSTAY_LOG_LEVEL=loud"}, []string{"serve"}, "MAINSTAY_LOG_LEVEL"},
+		{"plain HTTP off loopback", nil, []string{"serve", "--listen", "0.0.0.0:0"}, "refusing plain HTTP"},
+		{"stray argument", nil, []string{"migrate", "extra"}, `unexpected argument "extra"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env := append([]string{"MAINSTAY_DATA_DIR=" + t.TempDir()}, c.env...)
+			_, stderr, err := mainstay(t, env, c.args...)
+			if err == nil {
+				t.Fatal("exit status 0")
+			}
+			if !strings.Contains(stderr, c.want) {
+				t.Fatalf("stderr %q lacks %q", stderr, c.want)
+			}
+		})
+	}
+	out, _, err := mainstay(t, nil, "version")
+	if err != nil || !strings.HasPrefix(out, "mainstay ") {
+		t.Fatalf("version: %q %v", out, err)
+	}
+}
+
+func TestBackup(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"MAINSTAY_DATA_DIR=" + dir}
+	if _, stderr, err := mainstay(t, env, "migrate"); err != nil {
+		t.Fatalf("migrate: %v %s", err, stderr)
+	}
+	target := filepath.Join(t.TempDir(), "copy.db")
+	out, stderr, err := mainstay(t, env, "backup", target)
+	if err != nil {
+		t.Fatalf("backup: %v %s", err, stderr)
+	}
+	b := dbtest.OpenURL(t, "sqlite:"+target)
+	if err := migrate.Check(context.Background(), b); err != nil {
+		t.Fatalf("backup is not a current database: %v (%s)", err, out)
+	}
+	// PostgreSQL is dumped with its own tool; the command is printed, with
+	// the password hidden.
+	out, _, err = mainstay(t, []string{"MAINSTAY_DATABASE_URL=postgres://u:secret@db.example/erp"}, "backup")
+	if err != nil || !strings.Contains(out, "pg_dump --format=custom") || strings.Contains(out, "secret") {
+		t.Fatalf("postgres backup printed %q (%v)", out, err)
+	}
+}
+
+// The README's first command, with --demo: the curl it prints, run as a
+// user would paste it, gets products.
+func TestDemoPrintsAWorkingCurl(t *testing.T) {
+	if _, err := exec.LookPath("curl"); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("curl is needed for this test")
+		}
+		t.Skip("no curl on this machine")
+	}
+	addr := freeAddr(t)
+	cmd := exec.Command(binary, "serve", "--demo", "--listen", addr, "--data-dir", t.TempDir())
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	lines := make(chan string)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	var script []string
+	timeout := time.After(30 * time.Second)
+	for len(script) < 2 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("demo output ended early: %s", errOut.String())
+			}
+			if l = strings.TrimSpace(l); strings.HasPrefix(l, "TOKEN=") || strings.HasPrefix(l, "curl ") {
+				script = append(script, l)
+			}
+		case <-timeout:
+			t.Fatalf("no curl printed: %s", errOut.String())
+		}
+	}
+	go func() {
+		for range lines {
+		}
+	}()
+	out, err := exec.Command("bash", "-c", strings.Join(script, "\n")).CombinedOutput()
+	if err != nil {
+		t.Fatalf("running the printed commands: %v\n%s", err, out)
+	}
+	var page struct {
+		Data []struct {
+			SKU string `json:"sku"`
+		} `json:"data"`
+		NextPageToken string `json:"next_page_token"`
+	}
+	if err := json.Unmarshal(out, &page); err != nil {
+		t.Fatalf("not a product list: %v\n%s", err, out)
+	}
+	if len(page.Data) == 0 || !strings.HasPrefix(page.Data[0].SKU, "DEMO-") || page.NextPageToken == "" {
+		t.Fatalf("demo products missing: %s", out)
+	}
+}
+
+func TestClientsCommand(t *testing.T) {
+	env := []string{"MAINSTAY_DATA_DIR=" + t.TempDir()}
+	out, stderr, err := mainstay(t, env, "clients", "create", "--name", "shop", "--roles", "sales,inventory", "--json")
+	if err != nil {
+		t.Fatalf("create: %v %s", err, stderr)
+	}
+	var created struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+	}
+	if err := json.Unmarshal([]byte(out), &created); err != nil || !strings.HasPrefix(created.ClientID, "cli_") || !strings.HasPrefix(created.ClientSecret, "mss_") {
+		t.Fatalf("create printed %q (%v)", out, err)
+	}
+	if _, stderr, err := mainstay(t, env, "clients", "create", "--name", "x", "--roles", "wizard"); err == nil || !strings.Contains(stderr, "wizard") {
+		t.Fatalf("unknown role accepted: %v %s", err, stderr)
+	}
+	if _, stderr, err := mainstay(t, env, "clients", "create", "--name", "x", "--roles", "admin", "--companies", "co_nope"); err == nil || !strings.Contains(stderr, "co_nope") {
+		t.Fatalf("unknown company accepted: %v %s", err, stderr)
+	}
+	if _, _, err := mainstay(t, env, "clients", "revoke", created.ClientID); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err = mainstay(t, env, "clients", "list", "--json")
+	var list []struct {
+		ClientID  string   `json:"client_id"`
+		Roles     []string `json:"roles"`
+		RevokedAt *string  `json:"revoked_at"`
+	}
+	if err != nil || json.Unmarshal([]byte(out), &list) != nil || len(list) != 1 || list[0].RevokedAt == nil || list[0].ClientID != created.ClientID {
+		t.Fatalf("list after revoke: %q %v", out, err)
+	}
+	if strings.Contains(out, created.ClientSecret) {
+		t.Fatal("list shows the secret")
+	}
+}

@@ -1,0 +1,114 @@
+package app
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"net/http"
+	"reflect"
+
+	"github.com/mainstay-erp/mainstay/internal/catalog"
+	"github.com/mainstay-erp/mainstay/internal/company"
+	"github.com/mainstay-erp/mainstay/internal/partners"
+	"github.com/mainstay-erp/mainstay/internal/platform/apidocs"
+	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/auth"
+	"github.com/mainstay-erp/mainstay/internal/platform/authapi"
+	"github.com/mainstay-erp/mainstay/internal/platform/httpx"
+	"github.com/mainstay-erp/mainstay/internal/platform/idempotency"
+	"github.com/mainstay-erp/mainstay/internal/platform/operations"
+	"github.com/mainstay-erp/mainstay/internal/platform/ratelimit"
+	"github.com/mainstay-erp/mainstay/internal/platform/reqctx"
+	"github.com/mainstay-erp/mainstay/internal/platform/resource"
+	"github.com/mainstay-erp/mainstay/internal/platform/rest"
+)
+
+// Services are the business modules, for code that calls them directly
+// (the demo seed, tests).
+type Services struct {
+	Companies     *resource.Resource[company.Company, *company.Company]
+	Units         *resource.Resource[catalog.UnitOfMeasure, *catalog.UnitOfMeasure]
+	TaxCategories *resource.Resource[catalog.TaxCategory, *catalog.TaxCategory]
+	Products      *resource.Resource[catalog.Product, *catalog.Product]
+	PaymentTerms  *resource.Resource[partners.PaymentTerms, *partners.PaymentTerms]
+	Customers     *resource.Resource[partners.Customer, *partners.Customer]
+	Suppliers     *resource.Resource[partners.Supplier, *partners.Supplier]
+}
+
+// buildAPI assembles /v1: every module's routes on one API, whose OpenAPI
+// document is generated from the same registrations.
+func (a *App) buildAPI() error {
+	api := rest.NewAPI("Mainstay ERP API", "1.0.0", a.auth.Issuer())
+	eng := resource.NewEngine(a.db, api)
+	a.services = Services{
+		Companies:     resource.Register[company.Company](eng, company.Spec),
+		Units:         resource.Register[catalog.UnitOfMeasure](eng, catalog.UnitSpec),
+		TaxCategories: resource.Register[catalog.TaxCategory](eng, catalog.TaxCategorySpec),
+		Products:      resource.Register[catalog.Product](eng, catalog.ProductSpec),
+		PaymentTerms:  resource.Register[partners.PaymentTerms](eng, partners.PaymentTermsSpec),
+		Customers:     resource.Register[partners.Customer](eng, partners.CustomerSpec),
+		Suppliers:     resource.Register[partners.Supplier](eng, partners.SupplierSpec),
+	}
+	api.Handle(rest.Operation{
+		ID: "getOperation", Method: http.MethodGet, Path: "/v1/operations/{id}", Tag: "Operations",
+		Summary:     "Get a long-running operation",
+		Description: "Work that takes longer than a request answers 202 Accepted with an operation; poll it here until done.",
+		Params:      []rest.Param{{Name: "id", In: "path"}}, Response: reflect.TypeOf(operations.Operation{}), XML: true, Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		op, err := operations.Get(r.Context(), a.db.Reader(r.Context()), r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, op)
+	})
+	rest.MountBatch(api, a.db)
+	api.Handle(rest.Operation{
+		ID: "getRateLimits", Method: http.MethodGet, Path: "/v1/rate-limits", Tag: "Rate limits",
+		Summary:     "Get your rate-limit budget",
+		Description: "Your quota and what is left of it for each class of request (read, write, heavy). Every response also carries RateLimit-Policy and RateLimit headers; over quota the answer is 429 with Retry-After.",
+		Response:    reflect.TypeOf(ratelimit.Budget{}), XML: true, Errors: []int{503},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		st, err := ratelimit.Status(r.Context(), a.limiter, a.policy.Quota, reqctx.Actor(r.Context()))
+		if err != nil {
+			return apperr.New(apperr.Unavailable, "The rate-limit budget cannot be read right now; retry shortly.").Wrap(err)
+		}
+		return rest.Respond(w, r, http.StatusOK, ratelimit.Budget{Classes: st})
+	})
+	authapi.Mount(api, a.db, func(ctx context.Context, companyID string) (bool, error) {
+		var found string
+		err := a.db.Reader(ctx).QueryRowContext(ctx, "SELECT id FROM companies WHERE id = $1", companyID).Scan(&found)
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+
+	spec, err := api.Spec()
+	if err != nil {
+		return err
+	}
+	a.api, a.spec = api, spec
+	// Rate limits apply after authentication (they are per client) and
+	// before idempotency, so a 429 stores nothing.
+	v1 := httpx.Chain(api, a.auth.Middleware,
+		ratelimit.Middleware(a.limiter, ratelimit.Classify("POST /v1/batch", "/v1/reports/", "/v1/exports/"), a.policy.Quota, a.log),
+		idempotency.Middleware(a.db))
+	a.mux.Handle("/v1/", v1)
+	a.mux.Handle("GET /v1/openapi.json", apidocs.SpecHandler(spec))
+	a.mux.Handle("GET /docs", apidocs.Handler("/v1/openapi.json"))
+	a.mux.Handle("GET /docs/", apidocs.Handler("/v1/openapi.json"))
+	a.auth.Routes(a.mux)
+	return nil
+}
+
+// API is the /v1 API (tests mount extra operations on its mux).
+func (a *App) API() *rest.API { return a.api }
+
+// Spec is the generated OpenAPI document.
+func (a *App) Spec() []byte { return a.spec }
+
+// Services returns the business modules.
+func (a *App) Services() Services { return a.services }
+
+// Auth is the token server.
+func (a *App) Auth() *auth.Server { return a.auth }

@@ -1,0 +1,199 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/mainstay-erp/mainstay/internal/platform/config"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/migrate"
+)
+
+// Version is set at build time with -ldflags "-X …/internal/app.Version=…".
+var Version = "dev"
+
+const usage = `mainstay — a headless ERP whose product is its API.
+
+Usage:
+  mainstay serve [flags]     start the API server (SQLite in ./mainstay-data by default)
+  mainstay migrate [flags]   bring the database schema up to date and exit
+  mainstay backup [flags] [FILE]
+                             copy the SQLite database (VACUUM INTO), or print the
+                             pg_dump command for PostgreSQL
+  mainstay clients create|list|revoke
+                             manage API clients (client-credentials secrets)
+  mainstay version           print the version
+
+Every command takes the same configuration flags; "mainstay serve -h" lists
+them with their environment variables.
+`
+
+// ErrUsage marks a command line that could not be understood; the message
+// has already been printed.
+var ErrUsage = errors.New("usage")
+
+// Main runs the command line. It returns instead of exiting, so tests run
+// it as the binary would.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return ErrUsage
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "serve":
+		return serve(ctx, rest, getenv, stdout, stderr)
+	case "migrate":
+		return migrateCmd(ctx, rest, getenv, stdout, stderr)
+	case "backup":
+		return backup(ctx, rest, getenv, stdout, stderr)
+	case "clients":
+		return clientsCmd(ctx, rest, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "mainstay", version())
+		return nil
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprintf(stderr, "mainstay: unknown command %q\n\n%s", cmd, usage)
+	return ErrUsage
+}
+
+func version() string {
+	v := Version
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" && len(s.Value) >= 12 {
+				v += " (" + s.Value[:12] + ")"
+			}
+		}
+	}
+	return v
+}
+
+func load(name string, args []string, getenv func(string) string, stderr io.Writer) (config.Config, []string, *slog.Logger, error) {
+	return loadWith(name, args, getenv, stderr, nil)
+}
+
+func loadWith(name string, args []string, getenv func(string) string, stderr io.Writer, extra func(*flag.FlagSet)) (config.Config, []string, *slog.Logger, error) {
+	cfg, rest, err := config.LoadWith(name, args, getenv, stderr, extra)
+	if errors.Is(err, flag.ErrHelp) {
+		return cfg, nil, nil, ErrUsage
+	}
+	if err != nil {
+		return cfg, nil, nil, fmt.Errorf("configuration: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewJSONHandler(stderr, opts)
+	if cfg.LogFormat == "text" {
+		h = slog.NewTextHandler(stderr, opts)
+	}
+	return cfg, rest, slog.New(h), nil
+}
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, log, err := load("serve", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", rest[0])
+	}
+	a, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		a.Close()
+		return fmt.Errorf("listen on %s: %w", cfg.Listen, err)
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" || cfg.TLSSelfSigned {
+		scheme = "https"
+	}
+	if cfg.Demo {
+		if err := a.seedDemo(ctx, stdout, scheme+"://"+ln.Addr().String()); err != nil {
+			ln.Close()
+			a.Close()
+			return err
+		}
+	}
+	a.Start()
+	log.Info("listening", "url", scheme+"://"+ln.Addr().String(), "database", a.db.Engine(), "version", version())
+	fmt.Fprintf(stdout, "Mainstay %s is serving on %s://%s (database: %s). Stop it with Ctrl-C.\n", version(), scheme, ln.Addr(), a.db.Engine())
+	err = a.Serve(ctx, ln)
+	log.Info("stopped", "err", err)
+	return err
+}
+
+func migrateCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, log, err := load("migrate", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("migrate: unexpected argument %q", rest[0])
+	}
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	res, err := migrate.Up(ctx, d, log)
+	if err != nil {
+		return err
+	}
+	if len(res.Applied) == 0 {
+		fmt.Fprintf(stdout, "Schema is current at version %d.\n", res.To)
+		return nil
+	}
+	fmt.Fprintf(stdout, "Migrated from version %d to %d: %s.\n", res.From, res.To, strings.Join(res.Applied, ", "))
+	if res.Backup != "" {
+		fmt.Fprintf(stdout, "A copy of the database before migrating is at %s.\n", res.Backup)
+	}
+	return nil
+}
+
+func backup(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, rest, log, err := load("backup", args, getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 1 {
+		return fmt.Errorf("backup: want at most one FILE, got %q", rest)
+	}
+	stamp := time.Now().UTC().Format("20060102T150405Z")
+	if strings.HasPrefix(cfg.DatabaseURL, "postgres") {
+		out := "mainstay-" + stamp + ".dump"
+		if len(rest) == 1 {
+			out = rest[0]
+		}
+		fmt.Fprintf(stdout, "PostgreSQL is backed up with its own tool; run:\n\n  pg_dump --format=custom --file=%s '%s'\n\n(put the password in PGPASSWORD or ~/.pgpass rather than the URL).\n", out, db.Redact(cfg.DatabaseURL))
+		return nil
+	}
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	out := filepath.Join(filepath.Dir(d.Path()), "backups", "mainstay-"+stamp+".db")
+	if len(rest) == 1 {
+		out = rest[0]
+	}
+	if err := migrate.VacuumInto(ctx, d, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "Backed up %s to %s.\n", d.Path(), out)
+	return nil
+}

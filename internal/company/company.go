@@ -1,0 +1,73 @@
+// Package company holds the company, the root every business record
+// belongs to: its legal name, base currency, time zone (which decides
+// business dates and period boundaries) and fiscal-year start.
+package company
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/money"
+	"github.com/mainstay-erp/mainstay/internal/platform/query"
+	"github.com/mainstay-erp/mainstay/internal/platform/resource"
+)
+
+// Company is a legal entity keeping its own books.
+type Company struct {
+	resource.Meta
+	LegalName       string         `json:"legal_name" minLength:"1" maxLength:"200"`
+	BaseCurrency    money.Currency `json:"base_currency" doc:"The currency the books are kept in."`
+	TimeZone        string         `json:"time_zone" maxLength:"64" doc:"IANA time zone (e.g. Europe/Berlin); business dates and fiscal periods follow it."`
+	FiscalYearStart string         `json:"fiscal_year_start" pattern:"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$" doc:"Month and day the fiscal year starts, MM-DD."`
+	RoundingMode    string         `json:"rounding_mode" required:"false" enum:"half_even,half_up" doc:"How amounts are rounded to the currency's minor unit; half_even unless chosen otherwise."`
+	Addresses       []Address      `json:"addresses,omitempty" maxItems:"20"`
+	TaxIDs          []TaxID        `json:"tax_ids,omitempty" maxItems:"20"`
+	Active          bool           `json:"active" required:"false"`
+}
+
+// Address is a postal address.
+type Address struct {
+	Kind       string `json:"kind,omitempty" enum:"registered,billing,shipping,other"`
+	Name       string `json:"name,omitempty" maxLength:"200"`
+	Line1      string `json:"line1" minLength:"1" maxLength:"200"`
+	Line2      string `json:"line2,omitempty" maxLength:"200"`
+	City       string `json:"city" minLength:"1" maxLength:"100"`
+	Region     string `json:"region,omitempty" maxLength:"100"`
+	PostalCode string `json:"postal_code,omitempty" maxLength:"20"`
+	Country    string `json:"country" pattern:"^[A-Z]{2}$" doc:"ISO 3166-1 alpha-2 code."`
+}
+
+// TaxID is a tax registration.
+type TaxID struct {
+	Scheme string `json:"scheme" minLength:"1" maxLength:"20" doc:"e.g. eu_vat, us_ein, gb_vat."`
+	Value  string `json:"value" minLength:"1" maxLength:"50"`
+}
+
+// Spec declares the companies resource.
+var Spec = resource.Spec[Company]{
+	Module: "companies", Plural: "companies", Singular: "company", Title: "Company", Prefix: "co",
+	Description: "Companies keep their own books; every business record belongs to one.",
+	Columns: []resource.Column[Company]{
+		{Field: query.Field{Name: "legal_name", Column: "legal_name", Kind: query.String, Sortable: true}, Value: func(c *Company) any { return c.LegalName }},
+		{Field: query.Field{Name: "base_currency", Column: "base_currency", Kind: query.String, Sortable: true}, Value: func(c *Company) any { return string(c.BaseCurrency) }},
+		{Field: query.Field{Name: "active", Column: "active", Kind: query.Bool}, Value: func(c *Company) any { return c.Active }},
+	},
+	Defaults: map[string]any{"active": true, "rounding_mode": "half_even", "fiscal_year_start": "01-01", "time_zone": "UTC"},
+	Validate: validate,
+}
+
+func validate(_ context.Context, c *Company) []apperr.FieldError {
+	var errs []apperr.FieldError
+	if _, err := money.ParseCurrency(string(c.BaseCurrency)); err != nil {
+		errs = append(errs, apperr.FieldError{Pointer: "/base_currency", Detail: err.Error()})
+	}
+	if _, err := time.LoadLocation(c.TimeZone); err != nil || c.TimeZone == "" || c.TimeZone == "Local" {
+		errs = append(errs, apperr.FieldError{Pointer: "/time_zone", Detail: fmt.Sprintf("%q is not an IANA time zone such as Europe/Berlin.", c.TimeZone)})
+	}
+	if _, err := time.Parse("2006-01-02", "2001-"+c.FiscalYearStart); err != nil {
+		errs = append(errs, apperr.FieldError{Pointer: "/fiscal_year_start", Detail: fmt.Sprintf("%q is not a day of the year (MM-DD).", c.FiscalYearStart)})
+	}
+	return errs
+}

@@ -1,0 +1,120 @@
+// Package authapi exposes identity administration over the API: the
+// clients (machine identities) at /v1/clients. It is thin: the rules live
+// in package auth, which the CLI calls too.
+package authapi
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/auth"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/rest"
+)
+
+// Client is a client as the API shows it; the secret never appears, except
+// once in NewClientResponse.
+type Client struct {
+	ID        string     `json:"id" readOnly:"true"`
+	Name      string     `json:"name" minLength:"1" maxLength:"200"`
+	Roles     []string   `json:"roles" minItems:"1" doc:"Built-in or custom role names."`
+	Companies []string   `json:"companies,omitempty" doc:"The companies it works in; empty: every company."`
+	CreatedAt time.Time  `json:"created_at" readOnly:"true"`
+	RevokedAt *time.Time `json:"revoked_at,omitempty" readOnly:"true"`
+}
+
+// NewClientRequest creates a client.
+type NewClientRequest struct {
+	Name      string   `json:"name" minLength:"1" maxLength:"200"`
+	Roles     []string `json:"roles" minItems:"1"`
+	Companies []string `json:"companies,omitempty"`
+}
+
+// NewClientResponse carries the secret, shown this once.
+type NewClientResponse struct {
+	Client
+	ClientSecret string `json:"client_secret" doc:"Shown only in this response; store it safely."`
+}
+
+// ClientList is the list of clients.
+type ClientList struct {
+	Data          []Client `json:"data"`
+	NextPageToken string   `json:"next_page_token"`
+}
+
+func fromAuth(c auth.Client) Client {
+	return Client{ID: c.ID, Name: c.Name, Roles: c.Roles, Companies: c.Companies, CreatedAt: c.CreatedAt, RevokedAt: c.RevokedAt}
+}
+
+// CompanyExists tells whether a company id exists; the API refuses clients
+// for unknown companies.
+type CompanyExists func(ctx context.Context, id string) (bool, error)
+
+// Mount adds the client administration routes.
+func Mount(api *rest.API, d *db.DB, companyExists CompanyExists) {
+	read, write := auth.Scope("clients", auth.Read), auth.Scope("clients", auth.Write)
+	api.Handle(rest.Operation{
+		ID: "listClients", Method: http.MethodGet, Path: "/v1/clients", Tag: "Clients", Scope: read,
+		Summary: "List API clients", Response: reflect.TypeOf(ClientList{}), XML: true,
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		list, err := auth.ListClients(r.Context(), d)
+		if err != nil {
+			return err
+		}
+		out := ClientList{Data: make([]Client, len(list))}
+		for i, c := range list {
+			out.Data[i] = fromAuth(c)
+		}
+		return rest.Respond(w, r, http.StatusOK, out)
+	})
+	api.Handle(rest.Operation{
+		ID: "createClient", Method: http.MethodPost, Path: "/v1/clients", Tag: "Clients", Scope: write, Idempotent: true,
+		Summary: "Create an API client", Description: "The response carries the client secret, shown only this once.",
+		Request: reflect.TypeOf(NewClientRequest{}), Response: reflect.TypeOf(NewClientResponse{}), Status: http.StatusCreated,
+		Headers: []string{"Location"},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		var in NewClientRequest
+		if _, err := api.Decode(r, &in, false); err != nil {
+			return err
+		}
+		for i, co := range in.Companies {
+			ok, err := companyExists(r.Context(), co)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return apperr.Field(fmt.Sprintf("/companies/%d", i), "No company %q.", co)
+			}
+		}
+		c, secret, err := auth.CreateClient(r.Context(), d, auth.NewClient{Name: in.Name, Roles: in.Roles, Companies: in.Companies})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Location", "/v1/clients/"+c.ID)
+		return rest.Respond(w, r, http.StatusCreated, NewClientResponse{Client: fromAuth(c), ClientSecret: secret})
+	})
+	api.Handle(rest.Operation{
+		ID: "getClient", Method: http.MethodGet, Path: "/v1/clients/{id}", Tag: "Clients", Scope: read,
+		Summary: "Get an API client", Params: []rest.Param{{Name: "id", In: "path"}}, Response: reflect.TypeOf(Client{}), XML: true, Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		c, err := auth.FindClient(r.Context(), d, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, fromAuth(c))
+	})
+	api.Handle(rest.Operation{
+		ID: "revokeClient", Method: http.MethodDelete, Path: "/v1/clients/{id}", Tag: "Clients", Scope: write,
+		Summary: "Revoke an API client", Description: "Its tokens stop working within seconds. The record stays, marked revoked, for the audit trail.",
+		Params: []rest.Param{{Name: "id", In: "path"}}, Status: http.StatusNoContent, Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		if err := auth.RevokeClient(r.Context(), d, r.PathValue("id")); err != nil {
+			return err
+		}
+		return rest.NoContent(w)
+	})
+}

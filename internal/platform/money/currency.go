@@ -1,0 +1,91 @@
+package money
+
+import "fmt"
+
+// Currency is an ISO 4217 alphabetic code such as "EUR". Obtain one from
+// ParseCurrency (or UnmarshalText) so that it is known to have a minor unit.
+type Currency string
+
+// minorUnits lists the active ISO 4217 codes (list one, including fund
+// codes such as CLF and UYW) with their minor units. Codes whose minor unit
+// ISO gives as N.A. — precious metals (XAU, XAG, XPT, XPD), XDR, XSU, XUA,
+// the bond-market units and the testing codes XTS and XXX — are left out:
+// an amount in them cannot be rounded to a minor unit. ANG, CUC and SLL are
+// kept while ISO still lists them next to their successors, so records in
+// them stay readable during the transition.
+var minorUnits = map[Currency]int32{
+	"AED": 2, "AFN": 2, "ALL": 2, "AMD": 2, "ANG": 2, "AOA": 2, "ARS": 2,
+	"AUD": 2, "AWG": 2, "AZN": 2, "BAM": 2, "BBD": 2, "BDT": 2, "BGN": 2,
+	"BHD": 3, "BIF": 0, "BMD": 2, "BND": 2, "BOB": 2, "BOV": 2, "BRL": 2,
+	"BSD": 2, "BTN": 2, "BWP": 2, "BYN": 2, "BZD": 2, "CAD": 2, "CDF": 2,
+	"CHE": 2, "CHF": 2, "CHW": 2, "CLF": 4, "CLP": 0, "CNY": 2, "COP": 2,
+	"COU": 2, "CRC": 2, "CUC": 2, "CUP": 2, "CVE": 2, "CZK": 2, "DJF": 0,
+	"DKK": 2, "DOP": 2, "DZD": 2, "EGP": 2, "ERN": 2, "ETB": 2, "EUR": 2,
+	"FJD": 2, "FKP": 2, "GBP": 2, "GEL": 2, "GHS": 2, "GIP": 2, "GMD": 2,
+	"GNF": 0, "GTQ": 2, "GYD": 2, "HKD": 2, "HNL": 2, "HTG": 2, "HUF": 2,
+	"IDR": 2, "ILS": 2, "INR": 2, "IQD": 3, "IRR": 2, "ISK": 0, "JMD": 2,
+	"JOD": 3, "JPY": 0, "KES": 2, "KGS": 2, "KHR": 2, "KMF": 0, "KPW": 2,
+	"KRW": 0, "KWD": 3, "KYD": 2, "KZT": 2, "LAK": 2, "LBP": 2, "LKR": 2,
+	"LRD": 2, "LSL": 2, "LYD": 3, "MAD": 2, "MDL": 2, "MGA": 2, "MKD": 2,
+	"MMK": 2, "MNT": 2, "MOP": 2, "MRU": 2, "MUR": 2, "MVR": 2, "MWK": 2,
+	"MXN": 2, "MXV": 2, "MYR": 2, "MZN": 2, "NAD": 2, "NGN": 2, "NIO": 2,
+	"NOK": 2, "NPR": 2, "NZD": 2, "OMR": 3, "PAB": 2, "PEN": 2, "PGK": 2,
+	"PHP": 2, "PKR": 2, "PLN": 2, "PYG": 0, "QAR": 2, "RON": 2, "RSD": 2,
+	"RUB": 2, "RWF": 0, "SAR": 2, "SBD": 2, "SCR": 2, "SDG": 2, "SEK": 2,
+	"SGD": 2, "SHP": 2, "SLE": 2, "SLL": 2, "SOS": 2, "SRD": 2, "SSP": 2,
+	"STN": 2, "SVC": 2, "SYP": 2, "SZL": 2, "THB": 2, "TJS": 2, "TMT": 2,
+	"TND": 3, "TOP": 2, "TRY": 2, "TTD": 2, "TWD": 2, "TZS": 2, "UAH": 2,
+	"UGX": 0, "USD": 2, "USN": 2, "UYI": 0, "UYU": 2, "UYW": 4, "UZS": 2,
+	"VED": 2, "VES": 2, "VND": 0, "VUV": 0, "WST": 2, "XAF": 0, "XCD": 2,
+	"XCG": 2, "XOF": 0, "XPF": 0, "YER": 2, "ZAR": 2, "ZMW": 2, "ZWG": 2,
+}
+
+// ParseCurrency accepts an active ISO 4217 code in upper case. Lower case is
+// refused rather than folded so that one currency has one spelling in
+// storage and in signatures computed over request bodies.
+func ParseCurrency(s string) (Currency, error) {
+	if _, ok := minorUnits[Currency(s)]; ok {
+		return Currency(s), nil
+	}
+	return "", &invalidError{fmt.Sprintf(`%s is not an active ISO 4217 currency code; write it as three upper-case letters like "EUR"`, quoteShort(s))}
+}
+
+// Valid reports whether c is a code ParseCurrency accepts.
+func (c Currency) Valid() bool {
+	_, ok := minorUnits[c]
+	return ok
+}
+
+// MinorUnits is the number of decimal places of c's minor unit (JPY 0,
+// EUR 2, BHD 3). An unknown code, which only a bypassed ParseCurrency can
+// produce, reports AmountScale so that rounding to it never loses digits
+// that storage could have kept.
+func (c Currency) MinorUnits() int32 {
+	if n, ok := minorUnits[c]; ok {
+		return n
+	}
+	return AmountScale
+}
+
+// String returns the code.
+func (c Currency) String() string { return string(c) }
+
+// MarshalText writes the code as is; validation happens on the way in.
+func (c Currency) MarshalText() ([]byte, error) { return []byte(c), nil }
+
+// UnmarshalText accepts only codes ParseCurrency accepts, so a Currency
+// decoded from JSON or XML always has a minor unit.
+func (c *Currency) UnmarshalText(b []byte) error {
+	v, err := ParseCurrency(string(b))
+	if err != nil {
+		return err
+	}
+	*c = v
+	return nil
+}
+
+// RoundAmount rounds d to c's minor unit with mode; the result prints with
+// exactly that many places ("12.50" EUR, "1235" JPY, "1.235" BHD).
+func RoundAmount(d Decimal, c Currency, mode RoundingMode) Decimal {
+	return d.Round(c.MinorUnits(), mode)
+}
