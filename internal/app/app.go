@@ -71,7 +71,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, db: d, registry: prometheus.NewRegistry(), mux: http.NewServeMux()}
-	a.auth, err = auth.NewServer(d, auth.Options{Issuer: cfg.PublicURL})
+	a.auth, err = auth.NewServer(d, auth.Options{Issuer: cfg.PublicURL, TrustIssuers: cfg.TrustedIssuers(), Logger: log})
 	if err != nil {
 		d.Close()
 		return nil, err
@@ -193,13 +193,13 @@ func (a *App) buildLimiter(ctx context.Context) error {
 	return nil
 }
 
-// limitTokenEndpoint limits token requests per client id and per source
+// limitTokenEndpoint limits token, revocation and introspection requests per client id and per source
 // address, so secrets cannot be guessed at speed.
 func (a *App) limitTokenEndpoint(next http.Handler) http.Handler {
 	limited := ratelimit.TokenMiddleware(a.limiter, a.policy.Quota("", ratelimit.ClassToken),
 		a.policy.Quota("", ratelimit.ClassTokenAddress), a.log)(next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodPost && r.URL.Path == auth.TokenPath {
+		if r.Method == http.MethodPost && (r.URL.Path == auth.TokenPath || r.URL.Path == auth.RevokePath || r.URL.Path == auth.IntrospectPath) {
 			limited.ServeHTTP(w, r)
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/config"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/migrate"
@@ -31,6 +32,8 @@ Usage:
                              pg_dump command for PostgreSQL
   mainstay clients create|list|revoke
                              manage API clients (client-credentials secrets)
+  mainstay keys rotate       sign new tokens with a new key (old tokens stay valid
+                             until they expire; then the old key is retired)
   mainstay version           print the version
 
 Every command takes the same configuration flags; "mainstay serve -h" lists
@@ -58,6 +61,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return backup(ctx, rest, getenv, stdout, stderr)
 	case "clients":
 		return clientsCmd(ctx, rest, getenv, stdout, stderr)
+	case "keys":
+		return keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mainstay", version())
 		return nil
@@ -195,5 +200,34 @@ func backup(ctx context.Context, args []string, getenv func(string) string, stdo
 		return err
 	}
 	fmt.Fprintf(stdout, "Backed up %s to %s.\n", d.Path(), out)
+	return nil
+}
+
+// keysCmd rotates the token signing key.
+func keysCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "rotate" {
+		fmt.Fprint(stderr, "Usage:\n  mainstay keys rotate\n")
+		return ErrUsage
+	}
+	cfg, rest, log, err := load("keys rotate", args[1:], getenv, stderr)
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("keys rotate: unexpected argument %q", rest[0])
+	}
+	d, err := db.Open(ctx, db.Options{URL: cfg.DatabaseURL, DataDir: cfg.DataDir, Logger: log})
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if _, err := migrate.Up(ctx, d, log); err != nil {
+		return err
+	}
+	kid, err := auth.RotateKey(ctx, d)
+	if err != nil {
+		return fmt.Errorf("keys rotate: %w", err)
+	}
+	fmt.Fprintf(stdout, "New signing key %s. Nodes sign with it within a minute; tokens signed with the old key stay valid until they expire.\n", kid)
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -16,9 +17,10 @@ import (
 )
 
 const clientsUsage = `Usage:
-  mainstay clients create --name NAME --roles ROLE[,ROLE] [--companies ID[,ID]] [--json]
+  mainstay clients create --name NAME --roles ROLE[,ROLE] [--companies ID[,ID]] [--public-key FILE [--no-secret]] [--json]
   mainstay clients list [--json]
   mainstay clients revoke CLIENT_ID
+  mainstay clients rotate-secret CLIENT_ID [--overlap 24h]
 
 Roles: %s.
 A client without --companies works in every company.
@@ -32,14 +34,20 @@ func clientsCmd(ctx context.Context, args []string, getenv func(string) string, 
 		return ErrUsage
 	}
 	sub := args[0]
-	var name, roles, companies string
-	var asJSON bool
+	var name, roles, companies, publicKey string
+	var asJSON, noSecret bool
+	var overlap time.Duration
 	cfg, rest, log, err := loadWith("clients "+sub, args[1:], getenv, stderr, func(fs *flag.FlagSet) {
 		fs.BoolVar(&asJSON, "json", false, "print JSON")
 		if sub == "create" {
 			fs.StringVar(&name, "name", "", "a name for the client (which system uses it)")
 			fs.StringVar(&roles, "roles", "", "comma-separated roles: "+strings.Join(auth.RoleNames(), ", "))
 			fs.StringVar(&companies, "companies", "", "comma-separated company ids; empty means every company")
+			fs.StringVar(&publicKey, "public-key", "", "file with an Ed25519 or P-256 public key (PEM or JWK) for private_key_jwt")
+			fs.BoolVar(&noSecret, "no-secret", false, "authenticate with the key only")
+		}
+		if sub == "rotate-secret" {
+			fs.DurationVar(&overlap, "overlap", 24*time.Hour, "how long the old secret keeps working")
 		}
 	})
 	if err != nil {
@@ -65,7 +73,13 @@ func clientsCmd(ctx context.Context, args []string, getenv func(string) string, 
 				return fmt.Errorf("clients create: no company %q", c)
 			}
 		}
-		c, secret, err := auth.CreateClient(ctx, d, auth.NewClient{Name: name, Roles: splitList(roles), Companies: ids})
+		var key []byte
+		if publicKey != "" {
+			if key, err = os.ReadFile(publicKey); err != nil {
+				return fmt.Errorf("clients create: %w", err)
+			}
+		}
+		c, secret, err := auth.CreateClient(ctx, d, auth.NewClient{Name: name, Roles: splitList(roles), Companies: ids, PublicKey: string(key), NoSecret: noSecret})
 		if err != nil {
 			return fmt.Errorf("clients create: %w", err)
 		}
@@ -108,6 +122,19 @@ func clientsCmd(ctx context.Context, args []string, getenv func(string) string, 
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, strings.Join(c.Roles, ","), comps, c.CreatedAt.Format(time.RFC3339), revoked)
 		}
 		return tw.Flush()
+	case "rotate-secret":
+		if len(rest) != 1 {
+			return fmt.Errorf("clients rotate-secret: want one CLIENT_ID")
+		}
+		secret, err := auth.RotateSecret(ctx, d, rest[0], overlap)
+		if err != nil {
+			return fmt.Errorf("clients rotate-secret: %w", err)
+		}
+		if asJSON {
+			return json.NewEncoder(stdout).Encode(map[string]any{"client_id": rest[0], "client_secret": secret, "previous_valid_for": overlap.String()})
+		}
+		fmt.Fprintf(stdout, "client_secret: %s\n\nThe old secret keeps working for %s. The new one is shown only now.\n", secret, overlap)
+		return nil
 	case "revoke":
 		if len(rest) != 1 {
 			return fmt.Errorf("clients revoke: want one CLIENT_ID")

@@ -32,6 +32,29 @@ type NewClientRequest struct {
 	Name      string   `json:"name" minLength:"1" maxLength:"200"`
 	Roles     []string `json:"roles" minItems:"1"`
 	Companies []string `json:"companies,omitempty"`
+	PublicKey string   `json:"public_key,omitempty" maxLength:"4096" doc:"An Ed25519 or P-256 public key (PEM or JWK) for private_key_jwt client authentication (RFC 7523)."`
+	NoSecret  bool     `json:"no_secret,omitempty" doc:"Authenticate with the key only: no secret is made."`
+}
+
+// RotateSecretRequest rotates a client's secret.
+type RotateSecretRequest struct {
+	OverlapSeconds int `json:"overlap_seconds,omitempty" minimum:"0" maximum:"2592000" doc:"How long the old secret keeps working; 0: it stops now."`
+}
+
+// RotateSecretResponse carries the new secret, shown this once.
+type RotateSecretResponse struct {
+	ClientSecret      string    `json:"client_secret"`
+	PreviousExpiresAt time.Time `json:"previous_expires_at" doc:"When the old secret stops working."`
+}
+
+// NewKeyRequest registers a public key for a client.
+type NewKeyRequest struct {
+	PublicKey string `json:"public_key" minLength:"1" maxLength:"4096"`
+}
+
+// KeyList lists a client's public keys.
+type KeyList struct {
+	Data []auth.ClientKey `json:"data"`
 }
 
 // NewClientResponse carries the secret, shown this once.
@@ -90,7 +113,7 @@ func Mount(api *rest.API, d *db.DB, companyExists CompanyExists) {
 				return apperr.Field(fmt.Sprintf("/companies/%d", i), "No company %q.", co)
 			}
 		}
-		c, secret, err := auth.CreateClient(r.Context(), d, auth.NewClient{Name: in.Name, Roles: in.Roles, Companies: in.Companies})
+		c, secret, err := auth.CreateClient(r.Context(), d, auth.NewClient{Name: in.Name, Roles: in.Roles, Companies: in.Companies, PublicKey: in.PublicKey, NoSecret: in.NoSecret})
 		if err != nil {
 			return err
 		}
@@ -117,4 +140,61 @@ func Mount(api *rest.API, d *db.DB, companyExists CompanyExists) {
 		}
 		return rest.NoContent(w)
 	})
+	idParam := []rest.Param{{Name: "id", In: "path"}}
+	api.Handle(rest.Operation{
+		ID: "rotateClientSecret", Method: http.MethodPost, Path: "/v1/clients/{id}/secret", Tag: "Clients", Scope: write,
+		Summary: "Rotate a client's secret", Description: "The new secret is shown once; the old one keeps working for the overlap, so integrations switch without downtime.",
+		Params: idParam, Request: reflect.TypeOf(RotateSecretRequest{}), Response: reflect.TypeOf(RotateSecretResponse{}), Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		var in RotateSecretRequest
+		if _, err := api.Decode(r, &in, false); err != nil {
+			return err
+		}
+		overlap := time.Duration(in.OverlapSeconds) * time.Second
+		secret, err := auth.RotateSecret(r.Context(), d, r.PathValue("id"), overlap)
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, RotateSecretResponse{ClientSecret: secret, PreviousExpiresAt: d.Now().Add(overlap)})
+	})
+	api.Handle(rest.Operation{
+		ID: "listClientKeys", Method: http.MethodGet, Path: "/v1/clients/{id}/keys", Tag: "Clients", Scope: read,
+		Summary: "List a client's public keys", Params: idParam, Response: reflect.TypeOf(KeyList{}), Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.FindClient(r.Context(), d, r.PathValue("id")); err != nil {
+			return err
+		}
+		keys, err := auth.ListClientKeys(r.Context(), d, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, KeyList{Data: append([]auth.ClientKey{}, keys...)})
+	})
+	api.Handle(rest.Operation{
+		ID: "addClientKey", Method: http.MethodPost, Path: "/v1/clients/{id}/keys", Tag: "Clients", Scope: write,
+		Summary: "Register a public key for private_key_jwt", Params: idParam, Request: reflect.TypeOf(NewKeyRequest{}),
+		Response: reflect.TypeOf(auth.ClientKey{}), Status: http.StatusCreated, Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		var in NewKeyRequest
+		if _, err := api.Decode(r, &in, false); err != nil {
+			return err
+		}
+		k, err := auth.AddClientKey(r.Context(), d, r.PathValue("id"), in.PublicKey)
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusCreated, k)
+	})
+	api.Handle(rest.Operation{
+		ID: "removeClientKey", Method: http.MethodDelete, Path: "/v1/clients/{id}/keys/{kid}", Tag: "Clients", Scope: write,
+		Summary: "Remove a client's public key", Params: []rest.Param{{Name: "id", In: "path"}, {Name: "kid", In: "path"}},
+		Status: http.StatusNoContent, Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		if err := auth.RemoveClientKey(r.Context(), d, r.PathValue("id"), r.PathValue("kid")); err != nil {
+			return err
+		}
+		return rest.NoContent(w)
+	})
+	mountRoles(api, d, read, write)
+	mountIssuers(api, d, read, write)
 }

@@ -38,6 +38,7 @@ type Config struct {
 	PublicURL       string
 	Demo            bool
 	RedisURL        string
+	TrustIssuers    string
 	RedisFailClosed bool
 	// RateLimits are the default quotas per route class; a zero Quota
 	// means no limit.
@@ -47,6 +48,17 @@ type Config struct {
 // RateLimits are the default quotas of the route classes.
 type RateLimits struct {
 	Read, Write, Heavy, Token, TokenAddress ratelimit.Quota
+}
+
+// TrustedIssuers returns the --trust-issuer URLs.
+func (c Config) TrustedIssuers() []string {
+	var out []string
+	for _, u := range strings.Split(c.TrustIssuers, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }
 
 // ByClass returns the quotas keyed by ratelimit class.
@@ -65,6 +77,7 @@ type Option struct {
 	Usage   string
 	Secret  bool // never printed
 	Bool    bool // a flag that takes no value
+	Multi   bool // a flag that may be repeated; the values join with commas
 	set     func(c *Config, v string) error
 }
 
@@ -145,6 +158,16 @@ var Options = []Option{
 		set: func(c *Config, v string) error { return setBool(&c.Demo, v) }},
 	{Name: "tls-self-signed", Bool: true, Default: "false", Usage: "serve HTTPS with a self-signed certificate kept in the data directory (development only)",
 		set: func(c *Config, v string) error { return setBool(&c.TLSSelfSigned, v) }},
+	{Name: "trust-issuer", Multi: true, Usage: "accept access tokens from this outside identity provider (its issuer URL); subjects need a mapping at /v1/trusted-issuers",
+		set: func(c *Config, v string) error {
+			for _, u := range strings.Split(v, ",") {
+				if u = strings.TrimSpace(u); u != "" && !strings.HasPrefix(u, "https://") && !strings.HasPrefix(u, "http://") {
+					return fmt.Errorf("%q is not an issuer URL", u)
+				}
+			}
+			c.TrustIssuers = v
+			return nil
+		}},
 	{Name: "redis-url", Secret: true, Usage: "redis://… to share rate-limit counters between nodes; empty: counters in this process",
 		set: func(c *Config, v string) error {
 			if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
@@ -207,6 +230,16 @@ func LoadWith(name string, args []string, getenv func(string) string, usage io.W
 		help := fmt.Sprintf("%s (env %s)", o.Usage, o.Env())
 		if o.Bool {
 			bools[o.Name] = fs.Bool(o.Name, false, help)
+		} else if o.Multi {
+			v := new(string)
+			flagged[o.Name] = v
+			fs.Func(o.Name, help+" (repeatable)", func(s string) error {
+				if *v != "" {
+					*v += ","
+				}
+				*v += s
+				return nil
+			})
 		} else {
 			flagged[o.Name] = fs.String(o.Name, o.Default, help)
 		}

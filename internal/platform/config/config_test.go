@@ -635,3 +635,16 @@ func TestTable(t *testing.T) {
 		})
 	}
 }
+
+func TestRepeatableTrustIssuer(t *testing.T) {
+	c, _, err := load([]string{"--trust-issuer", "https://idp.example.com", "--trust-issuer", "https://login.example.org/realm"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.TrustedIssuers(); len(got) != 2 || got[1] != "https://login.example.org/realm" {
+		t.Fatalf("issuers %v", got)
+	}
+	if _, _, err := load([]string{"--trust-issuer", "idp.example.com"}, nil); err == nil {
+		t.Fatal("a bare host was accepted as an issuer")
+	}
+}
