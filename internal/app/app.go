@@ -177,6 +177,7 @@ func (a *App) buildLimiter(ctx context.Context) error {
 	for class, q := range a.cfg.RateLimits.ByClass() {
 		a.policy.Defaults[class] = q
 	}
+	a.policy.Override = ratelimit.NewOverrides(a.db, 5*time.Second).Lookup
 	if a.cfg.RedisURL == "" {
 		a.limiter = ratelimit.NewMemory()
 		return nil

@@ -382,8 +382,10 @@ func TestAuthentication(t *testing.T) {
 			t.Fatalf("403 does not name the scope: %s %v", r.Body, r.Header)
 		}
 		// Another company's records are 404, in reads and in lists.
-		prod := w.product(t, "MINE", "1.00")["id"].(string)
+		prod := w.product(t, "MINE", "1.00", "external_id", "ext-mine")["id"].(string)
 		stranger := newCompanyCaller(t, w)
+		stranger.Do(t, "GET", "/v1/products/external/ext-mine", nil).ExpectProblem(t, 404, apperr.NotFound)
+		stranger.Do(t, "PATCH", "/v1/products/"+prod, `{"name":"x"}`, "Content-Type", "application/merge-patch+json", "If-Match", `"1"`).ExpectProblem(t, 404, apperr.NotFound)
 		stranger.Do(t, "GET", "/v1/products/"+prod, nil).ExpectProblem(t, 404, apperr.NotFound)
 		stranger.Do(t, "DELETE", "/v1/products/"+prod, nil).ExpectProblem(t, 404, apperr.NotFound)
 		list := stranger.Do(t, "GET", "/v1/products", nil).Expect(t, 200).JSON(t)

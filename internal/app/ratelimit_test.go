@@ -95,3 +95,26 @@ func TestRateLimitsAcrossNodesWithRedis(t *testing.T) {
 		t.Fatalf("statuses %v: want 4 created and 8 limited across both nodes", counts)
 	}
 }
+
+// A client's own quota, set over the API, replaces the default for it.
+func TestPerClientQuota(t *testing.T) {
+	cfg := apitest.Config(t)
+	cfg.RateLimits.Read = ratelimit.Quota{Limit: 2, Window: 60e9}
+	s := apitest.StartConfig(t, cfg)
+	w := setupWorld(t, s)
+	big := s.As(t, []string{"readonly"}, w.company)
+	small := s.As(t, []string{"readonly"}, w.company)
+	w.admin.Do(t, "PUT", "/v1/clients/"+big.ID+"/rate-limits", map[string]any{"read": "10/1m"}).Expect(t, 200)
+	w.admin.Do(t, "PUT", "/v1/clients/"+big.ID+"/rate-limits", map[string]any{"read": "lots"}).ExpectProblem(t, 422, apperr.Invalid)
+	got := w.admin.Do(t, "GET", "/v1/clients/"+big.ID+"/rate-limits", nil).Expect(t, 200).JSON(t)
+	if got["read"] != "10/1m" {
+		t.Fatalf("stored quotas %v", got)
+	}
+	for i := range 5 {
+		big.Do(t, "GET", "/v1/products", nil).Expect(t, 200)
+		r := small.Do(t, "GET", "/v1/products", nil)
+		if (i < 2) != (r.Status == 200) {
+			t.Fatalf("small client request %d: %d", i, r.Status)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/ratelimit"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 )
 
@@ -50,6 +51,20 @@ type RotateSecretResponse struct {
 // NewKeyRequest registers a public key for a client.
 type NewKeyRequest struct {
 	PublicKey string `json:"public_key" minLength:"1" maxLength:"4096"`
+}
+
+// ClientRateLimits are a client's own quotas, LIMIT/WINDOW[:BURST].
+type ClientRateLimits struct {
+	Read  string `json:"read,omitempty" pattern:"^[0-9]+/[0-9]+[smh]+(:[0-9]+)?$" doc:"e.g. 1200/1m"`
+	Write string `json:"write,omitempty" pattern:"^[0-9]+/[0-9]+[smh]+(:[0-9]+)?$"`
+	Heavy string `json:"heavy,omitempty" pattern:"^[0-9]+/[0-9]+[smh]+(:[0-9]+)?$"`
+}
+
+func str(q ratelimit.Quota) string {
+	if !q.Valid() {
+		return ""
+	}
+	return q.String()
 }
 
 // KeyList lists a client's public keys.
@@ -194,6 +209,48 @@ func Mount(api *rest.API, d *db.DB, companyExists CompanyExists) {
 			return err
 		}
 		return rest.NoContent(w)
+	})
+	api.Handle(rest.Operation{
+		ID: "getClientRateLimits", Method: http.MethodGet, Path: "/v1/clients/{id}/rate-limits", Tag: "Clients", Scope: read,
+		Summary: "Get a client's own quotas", Description: "Classes not listed use the server's defaults.",
+		Params: idParam, Response: reflect.TypeOf(ClientRateLimits{}), Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		if _, err := auth.FindClient(r.Context(), d, r.PathValue("id")); err != nil {
+			return err
+		}
+		q, err := ratelimit.Get(r.Context(), d, r.PathValue("id"))
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, ClientRateLimits{Read: str(q[ratelimit.ClassRead]), Write: str(q[ratelimit.ClassWrite]), Heavy: str(q[ratelimit.ClassHeavy])})
+	})
+	api.Handle(rest.Operation{
+		ID: "setClientRateLimits", Method: http.MethodPut, Path: "/v1/clients/{id}/rate-limits", Tag: "Clients", Scope: write,
+		Summary: "Set a client's own quotas", Description: "Replaces the client's quotas; a class left out uses the server's default. Every node applies the change within 5 seconds.",
+		Params: idParam, Request: reflect.TypeOf(ClientRateLimits{}), Response: reflect.TypeOf(ClientRateLimits{}), Errors: []int{404},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		var in ClientRateLimits
+		if _, err := api.Decode(r, &in, false); err != nil {
+			return err
+		}
+		if _, err := auth.FindClient(r.Context(), d, r.PathValue("id")); err != nil {
+			return err
+		}
+		quotas := map[string]ratelimit.Quota{}
+		for _, c := range []struct{ class, text, ptr string }{{ratelimit.ClassRead, in.Read, "/read"}, {ratelimit.ClassWrite, in.Write, "/write"}, {ratelimit.ClassHeavy, in.Heavy, "/heavy"}} {
+			if c.text == "" {
+				continue
+			}
+			q, err := ratelimit.ParseQuota(c.text)
+			if err != nil || !q.Valid() {
+				return apperr.Field(c.ptr, "Want LIMIT/WINDOW[:BURST], e.g. 600/1m.")
+			}
+			quotas[c.class] = q
+		}
+		if err := ratelimit.Set(r.Context(), d, r.PathValue("id"), quotas); err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, in)
 	})
 	mountRoles(api, d, read, write)
 	mountIssuers(api, d, read, write)
