@@ -6,6 +6,7 @@ package httpx
 import (
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"runtime/debug"
 	"time"
@@ -39,7 +40,16 @@ func RequestID(next http.Handler) http.Handler {
 			rid = id.New("req")
 		}
 		w.Header().Set(HeaderRequestID, rid)
-		next.ServeHTTP(w, r.WithContext(reqctx.WithRequestID(r.Context(), rid)))
+		ctx := reqctx.WithRequestID(r.Context(), rid)
+		ip, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
+			ip = r.RemoteAddr
+		}
+		ua := r.UserAgent()
+		if len(ua) > 512 {
+			ua = ua[:512]
+		}
+		next.ServeHTTP(w, r.WithContext(reqctx.WithClient(ctx, ip, ua)))
 	})
 }
 

@@ -10,7 +10,22 @@ type key int
 const (
 	requestIDKey key = iota
 	actorKey
+	clientKey
 )
+
+type clientInfo struct{ ip, userAgent string }
+
+// WithClient returns ctx carrying where the request came from: the peer
+// address and the user agent, for the audit log.
+func WithClient(ctx context.Context, ip, userAgent string) context.Context {
+	return context.WithValue(ctx, clientKey, clientInfo{ip, userAgent})
+}
+
+// Client returns the peer address and user agent in ctx, or "".
+func Client(ctx context.Context) (ip, userAgent string) {
+	c, _ := ctx.Value(clientKey).(clientInfo)
+	return c.ip, c.userAgent
+}
 
 // WithRequestID returns ctx carrying the request ID.
 func WithRequestID(ctx context.Context, id string) context.Context {
