@@ -40,6 +40,7 @@ type Services struct {
 func (a *App) buildAPI() error {
 	api := rest.NewAPI("Mainstay ERP API", "1.0.0", a.auth.Issuer())
 	eng := resource.NewEngine(a.db, api)
+	eng.SetKeyring(a.keyring)
 	a.services = Services{
 		Companies:     resource.Register[company.Company](eng, company.Spec),
 		Units:         resource.Register[catalog.UnitOfMeasure](eng, catalog.UnitSpec),

@@ -4,6 +4,8 @@
 package app
 
 import (
+	"os"
+	"path/filepath"
 	"context"
 	"database/sql"
 	"errors"
@@ -19,6 +21,7 @@ import (
 
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/config"
+	"github.com/mainstay-erp/mainstay/internal/platform/crypto"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/httpx"
 	"github.com/mainstay-erp/mainstay/internal/platform/idempotency"
@@ -37,6 +40,8 @@ type App struct {
 	mux      *http.ServeMux
 	handler  http.Handler
 	auth     *auth.Server
+	master   []byte
+	keyring  *crypto.Keyring
 	limiter  ratelimit.Limiter
 	policy   ratelimit.Policy
 	closers  []func() error
@@ -71,6 +76,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a := &App{cfg: cfg, log: log, db: d, registry: prometheus.NewRegistry(), mux: http.NewServeMux()}
+	if a.master, err = a.loadMasterKey(); err != nil {
+		d.Close()
+		return nil, err
+	}
+	a.keyring = crypto.NewKeyring(d, a.master)
 	a.auth, err = auth.NewServer(d, auth.Options{Issuer: cfg.PublicURL, TrustIssuers: cfg.TrustedIssuers(), Logger: log})
 	if err != nil {
 		d.Close()
@@ -168,6 +178,25 @@ func (a *App) registerMetrics() {
 			return float64(n)
 		}))
 	}
+}
+
+// loadMasterKey reads the master key. With no key configured, an SQLite
+// installation keeps one beside its database (made on first start), which
+// suits one machine; PostgreSQL serves several nodes that must share one
+// key, so there it must be given.
+func (a *App) loadMasterKey() ([]byte, error) {
+	if a.cfg.MasterKey != "" || a.cfg.MasterKeyFile != "" {
+		return crypto.LoadMasterKey(a.cfg.MasterKeyFile, a.cfg.MasterKey)
+	}
+	if a.db.Engine() == db.Postgres {
+		return nil, errors.New("PostgreSQL needs a master key shared by every node: set MAINSTAY_MASTER_KEY or --master-key-file (32 random bytes in base64, e.g. openssl rand -base64 32)")
+	}
+	path := filepath.Join(filepath.Dir(a.db.Path()), "master.key")
+	if _, err := os.Stat(path); err == nil {
+		return crypto.LoadMasterKey(path, "")
+	}
+	a.log.Warn("no master key configured; made one for this SQLite database — back it up with the database, or the encrypted fields are lost", "file", path)
+	return crypto.GenerateMasterKeyFile(path)
 }
 
 // buildLimiter keeps rate-limit counters in this process, or in Redis

@@ -134,3 +134,45 @@ func TestSensitiveFieldsNeedTheirScope(t *testing.T) {
 		}
 	})
 }
+
+// Sensitive values are encrypted at rest: the raw tables (the record, its
+// projections, the outbox, the audit log) never hold them in clear, while
+// the API still returns them and finds records by them.
+func TestSensitiveValuesAreEncryptedAtRest(t *testing.T) {
+	forEngines(t, func(t *testing.T, e db.Engine) {
+		w := newWorld(t, e)
+		const taxID, iban = "ATU12345678", "AT611904300234573201"
+		cus := w.admin.Do(t, "POST", "/v1/customers", map[string]any{"name": "Secret GmbH", "currency": "EUR", "tax_id": taxID,
+			"bank_accounts": []any{map[string]any{"holder": "Secret GmbH", "iban": iban}}}).Expect(t, 201).JSON(t)
+		if cus["tax_id"] != taxID {
+			t.Fatalf("API lost the tax id: %v", cus)
+		}
+		found := w.admin.Do(t, "GET", "/v1/customers?filter="+url.QueryEscape(`tax_id = "atu 1234-5678"`), nil).Expect(t, 200).JSON(t)
+		if len(found["data"].([]any)) != 1 {
+			t.Fatal("blind-index search by a differently typed tax id found nothing")
+		}
+		w.admin.Do(t, "GET", "/v1/customers?filter="+url.QueryEscape(`tax_id > "A"`), nil).ExpectProblem(t, 400, apperr.BadRequest)
+		d := w.s.App.DB()
+		ctx := context.Background()
+		for _, q := range []string{
+			"SELECT doc || ' ' || tax_id FROM customers",
+			"SELECT CAST(data AS TEXT) FROM outbox_events",
+			"SELECT CAST(details AS TEXT) FROM audit_log",
+		} {
+			rows, err := d.QueryContext(ctx, q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for rows.Next() {
+				var text string
+				if err := rows.Scan(&text); err != nil {
+					t.Fatal(err)
+				}
+				if strings.Contains(text, taxID) || strings.Contains(text, iban) {
+					t.Fatalf("%s holds a sensitive value in clear: %.200s", q, text)
+				}
+			}
+			rows.Close()
+		}
+	})
+}

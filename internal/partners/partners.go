@@ -102,7 +102,7 @@ func partyColumns[T any](party func(*T) *Party) []resource.Column[T] {
 		{Field: query.Field{Name: "active", Column: "active", Kind: query.Bool}, Value: func(v *T) any { return party(v).Active }},
 		// Searchable for callers with partners:sensitive only (the engine
 		// refuses the filter to others).
-		{Field: query.Field{Name: "tax_id", Column: "tax_id", Kind: query.String}, Value: func(v *T) any { return party(v).TaxID }},
+		{Field: query.Field{Name: "tax_id", Column: "tax_id", Kind: query.String}, Blind: true, Value: func(v *T) any { return party(v).TaxID }},
 	}
 }
 
@@ -159,6 +159,7 @@ var CustomerSpec = resource.Spec[Customer]{
 	}),
 	Refs:      partyRefs(customerParty),
 	Sensitive: sensitive,
+	Encrypted: []string{"tax_id", "bank_accounts"},
 	Defaults:  map[string]any{"active": true},
 	Validate:  func(_ context.Context, c *Customer) []apperr.FieldError { return validateParty(&c.Party) },
 }
@@ -172,6 +173,7 @@ var SupplierSpec = resource.Spec[Supplier]{
 	}),
 	Refs:      partyRefs(supplierParty),
 	Sensitive: sensitive,
+	Encrypted: []string{"tax_id", "bank_accounts"},
 	Defaults:  map[string]any{"active": true},
 	Validate:  func(_ context.Context, s *Supplier) []apperr.FieldError { return validateParty(&s.Party) },
 }

@@ -47,8 +47,13 @@ func Config(t testing.TB) config.Config {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A fixed test key: several servers in one test (two nodes) share it.
+	cfg.MasterKey = TestMasterKey
 	return cfg
 }
+
+// TestMasterKey is the master key of test servers.
+const TestMasterKey = "bWFpbnN0YXktdGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGU="
 
 // Start runs a server on a fresh database of the engine.
 func Start(t testing.TB, e db.Engine) *Server {

@@ -38,6 +38,8 @@ type Config struct {
 	PublicURL       string
 	Demo            bool
 	RedisURL        string
+	MasterKey       string
+	MasterKeyFile   string
 	TrustIssuers    string
 	RedisFailClosed bool
 	// RateLimits are the default quotas per route class; a zero Quota
@@ -168,6 +170,10 @@ var Options = []Option{
 			c.TrustIssuers = v
 			return nil
 		}},
+	{Name: "master-key", Secret: true, Usage: "base64 of the 32-byte master key that wraps data keys and signs audit checkpoints (prefer the file or the environment over a flag)",
+		set: func(c *Config, v string) error { c.MasterKey = v; return nil }},
+	{Name: "master-key-file", Usage: "file holding the master key; without either, SQLite keeps one in <data-dir>/master.key and PostgreSQL refuses to start",
+		set: func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
 	{Name: "redis-url", Secret: true, Usage: "redis://… to share rate-limit counters between nodes; empty: counters in this process",
 		set: func(c *Config, v string) error {
 			if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {

@@ -102,9 +102,15 @@ func (c *compiler) comparison(b *strings.Builder, n *Comparison) error {
 	if (f.Kind == Bool || f.Kind == Enum) && n.Op != Eq && n.Op != Ne {
 		return compileError(n.Pos, "field %s is a %s; it can only be compared with = and !=", quote(f.Name), f.Kind)
 	}
+	if f.Encode != nil && n.Op != Eq && n.Op != Ne {
+		return compileError(n.Pos, "field %s is stored encrypted; it can only be compared with = and !=", quote(f.Name))
+	}
 	v, err := literal(f, n.Value)
 	if err != nil {
 		return err
+	}
+	if s, ok := v.(string); ok && f.Encode != nil {
+		v = f.Encode(s)
 	}
 	b.WriteString(f.Column)
 	b.WriteString(" ")

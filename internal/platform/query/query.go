@@ -70,6 +70,10 @@ type Field struct {
 	Scale    int32    // Decimal only: the column holds value × 10^Scale
 	Values   []string // Enum only: the allowed values
 	Sortable bool     // may appear in order_by
+	// Encode, for a String field, turns the compared value into what the
+	// column stores (a blind index of an encrypted value); such a field
+	// compares only with = and !=, as the stored form keeps no order.
+	Encode func(string) string
 }
 
 // Schema lists the fields a caller may filter on. Build it per request from

@@ -13,6 +13,7 @@ import (
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
+	"github.com/mainstay-erp/mainstay/internal/platform/crypto"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 )
@@ -26,6 +27,7 @@ type Engine struct {
 	mu       sync.RWMutex
 	byPlural map[string]*kind
 	tokenKey []byte
+	keyring  *crypto.Keyring
 }
 
 // kind is what the engine knows of a resource without its Go type.

@@ -60,6 +60,10 @@ type Column[T any] struct {
 	query.Field
 	Value  func(*T) any
 	Unique bool // unique per company; a duplicate is 409 naming the field
+	// Blind stores a keyed blind index of the (string) value instead of
+	// the value, for members kept encrypted; filters on it compare the
+	// index, with = and != only.
+	Blind bool
 }
 
 // Ref declares that a record points at records of another resource.
@@ -90,6 +94,10 @@ type Spec[T any] struct {
 	Description string
 	// Sensitive maps members to the scope needed to read or write them.
 	Sensitive map[string]string
+	// Encrypted lists the members stored encrypted, each under the
+	// record's own data key (so erasing the record's personal data is
+	// destroying one key).
+	Encrypted []string
 }
 
 func (s *Spec[T]) table() string {

@@ -66,7 +66,12 @@ func Register[T any, PT interface {
 		{Name: "updated_at", Column: "updated_at", Kind: query.Time, Sortable: true},
 	}
 	for _, c := range spec.Columns {
-		r.schema = append(r.schema, c.Field)
+		f := c.Field
+		if c.Blind {
+			member := c.Name
+			f.Encode = func(v string) string { return e.blind(member, v) }
+		}
+		r.schema = append(r.schema, f)
 	}
 	r.readOnly = map[string]bool{"id": true, "created_at": true, "updated_at": true}
 	r.mount()
@@ -149,7 +154,11 @@ func (r *Resource[T, PT]) scanCompany(ctx context.Context, q db.Querier, sqlText
 		return Versioned[T]{}, fmt.Errorf("load %s %s: %w", r.spec.Singular, label, err)
 	}
 	v := new(T)
-	if err := json.Unmarshal([]byte(doc), v); err != nil {
+	octx := ctx
+	if tx, ok := q.(*db.Tx); ok {
+		octx = db.ContextWithTx(ctx, tx)
+	}
+	if err := r.open(octx, []byte(doc), recID, v); err != nil {
 		return Versioned[T]{}, fmt.Errorf("decode %s %s: %w", r.spec.Singular, recID, err)
 	}
 	return Versioned[T]{Value: v, Version: version}, nil
@@ -270,7 +279,7 @@ func (r *Resource[T, PT]) List(ctx context.Context, lp ListParams) (Page[T], err
 			break
 		}
 		v := new(T)
-		if err := json.Unmarshal([]byte(doc), v); err != nil {
+		if err := r.open(ctx, []byte(doc), recID, v); err != nil {
 			return Page[T]{}, fmt.Errorf("decode %s %s: %w", r.spec.Singular, recID, err)
 		}
 		page.Items = append(page.Items, v)
@@ -380,7 +389,7 @@ func (r *Resource[T, PT]) insert(ctx context.Context, tx *db.Tx, companyID strin
 	if err := r.e.checkRefs(ctx, tx, r.spec.Singular, m.ID, companyID, r.refs(v)); err != nil {
 		return Versioned[T]{}, err
 	}
-	doc, err := json.Marshal(v)
+	doc, err := r.seal(db.ContextWithTx(ctx, tx), v, m.ID)
 	if err != nil {
 		return Versioned[T]{}, fmt.Errorf("encode %s: %w", r.spec.Singular, err)
 	}
@@ -392,7 +401,7 @@ func (r *Resource[T, PT]) insert(ctx context.Context, tx *db.Tx, companyID strin
 	}
 	for _, c := range r.cols {
 		cols = append(cols, c.Column)
-		args = append(args, c.Value(v))
+		args = append(args, r.columnValue(c, v))
 	}
 	marks := make([]string, len(cols))
 	for i := range cols {
@@ -411,6 +420,16 @@ func (r *Resource[T, PT]) insert(ctx context.Context, tx *db.Tx, companyID strin
 	return Versioned[T]{Value: v, Version: 1}, nil
 }
 
+// columnValue is what a projection column stores for v.
+func (r *Resource[T, PT]) columnValue(c Column[T], v *T) any {
+	val := c.Value(v)
+	if c.Blind {
+		s, _ := val.(string)
+		return r.e.blind(c.Name, s)
+	}
+	return val
+}
+
 // checkUnique reports a duplicate external id or unique column as 409
 // naming the field and the record that holds the value.
 func (r *Resource[T, PT]) checkUnique(ctx context.Context, tx *db.Tx, companyID string, v *T, self string) error {
@@ -424,7 +443,7 @@ func (r *Resource[T, PT]) checkUnique(ctx context.Context, tx *db.Tx, companyID 
 	}
 	for _, c := range r.cols {
 		if c.Unique {
-			checks = append(checks, u{"/" + c.Name, c.Column, c.Value(v)})
+			checks = append(checks, u{"/" + c.Name, c.Column, r.columnValue(c, v)})
 		}
 	}
 	for _, c := range checks {
@@ -549,14 +568,14 @@ func (r *Resource[T, PT]) replace(ctx context.Context, tx *db.Tx, company string
 	if err := r.e.checkRefs(ctx, tx, r.spec.Singular, m.ID, company, r.refs(v)); err != nil {
 		return Versioned[T]{}, err
 	}
-	doc, err := json.Marshal(v)
+	doc, err := r.seal(db.ContextWithTx(ctx, tx), v, m.ID)
 	if err != nil {
 		return Versioned[T]{}, fmt.Errorf("encode %s: %w", r.spec.Singular, err)
 	}
 	sets := []string{"external_id = $1", "version = version + 1", "updated_at = $2", "doc = $3"}
 	args := []any{m.ExternalID, m.UpdatedAt, string(doc)}
 	for _, c := range r.cols {
-		args = append(args, c.Value(v))
+		args = append(args, r.columnValue(c, v))
 		sets = append(sets, fmt.Sprintf("%s = $%d", c.Column, len(args)))
 	}
 	args = append(args, m.ID, cur.Version)
@@ -664,7 +683,7 @@ func (r *Resource[T, PT]) Delete(ctx context.Context, recordID string, check fun
 // publish writes the event and the audit row of a change.
 func (r *Resource[T, PT]) publish(ctx context.Context, tx *db.Tx, company, action string, v *T, changed []string) error {
 	m := PT(v).meta()
-	var data any = v
+	data := r.withoutSensitive(v)
 	if action == "deleted" {
 		data = map[string]string{"id": m.ID, "company_id": company}
 	}
