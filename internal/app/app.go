@@ -4,8 +4,6 @@
 package app
 
 import (
-	"os"
-	"path/filepath"
 	"context"
 	"database/sql"
 	"errors"
@@ -13,6 +11,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
