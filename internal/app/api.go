@@ -21,6 +21,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/reqctx"
 	"github.com/mainstay-erp/mainstay/internal/platform/resource"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
+	"github.com/mainstay-erp/mainstay/internal/privacy"
 )
 
 // Services are the business modules, for code that calls them directly
@@ -63,6 +64,35 @@ func (a *App) buildAPI() error {
 		return rest.Respond(w, r, http.StatusOK, op)
 	})
 	rest.MountBatch(api, a.db)
+	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
+	privacy.Mount(api, a.db, map[string]privacy.Subject{
+		"customer": {
+			Read: func(ctx context.Context, id string) (any, string, error) {
+				v, err := a.services.Customers.Get(ctx, id)
+				if err != nil {
+					return nil, "", err
+				}
+				return v.Value, v.Value.CompanyID, nil
+			},
+			Erase: func(ctx context.Context, id string) (any, error) {
+				v, err := a.services.Customers.Erase(ctx, id, erasedParty)
+				return v.Value, err
+			},
+		},
+		"supplier": {
+			Read: func(ctx context.Context, id string) (any, string, error) {
+				v, err := a.services.Suppliers.Get(ctx, id)
+				if err != nil {
+					return nil, "", err
+				}
+				return v.Value, v.Value.CompanyID, nil
+			},
+			Erase: func(ctx context.Context, id string) (any, error) {
+				v, err := a.services.Suppliers.Erase(ctx, id, erasedParty)
+				return v.Value, err
+			},
+		},
+	})
 	api.Handle(rest.Operation{
 		ID: "getRateLimits", Method: http.MethodGet, Path: "/v1/rate-limits", Tag: "Rate limits",
 		Summary:     "Get your rate-limit budget",

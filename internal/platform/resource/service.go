@@ -34,6 +34,7 @@ type Resource[T any, PT interface {
 	cols   []Column[T]
 	// readOnly lists the members a client may never send.
 	readOnly map[string]bool
+	holds    []Hold
 }
 
 // Versioned is a record with its version, which makes its ETag.
