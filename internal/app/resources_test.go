@@ -132,6 +132,15 @@ func TestSensitiveFieldsNeedTheirScope(t *testing.T) {
 		if after["tax_id"] != "DE999" || after["bank_accounts"] == nil || after["name"] != "Tax Co 3" {
 			t.Fatalf("sensitive members lost by a caller who could not see them: %v", after)
 		}
+		// Reads that showed sensitive members are audited; sales' reads,
+		// which showed none, are not.
+		var finReads, salesReads int
+		d := w.s.App.DB()
+		_ = d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM audit_log WHERE action = 'customer.read_sensitive' AND actor = $1", finance.ID).Scan(&finReads)
+		_ = d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM audit_log WHERE action = 'customer.read_sensitive' AND actor = $1", sales.ID).Scan(&salesReads)
+		if finReads < 2 || salesReads != 0 {
+			t.Fatalf("sensitive reads audited: finance %d (want ≥ 2), sales %d (want 0)", finReads, salesReads)
+		}
 	})
 }
 

@@ -131,6 +131,9 @@ func (r *Resource[T, PT]) handleList(w http.ResponseWriter, req *http.Request) e
 	if err != nil {
 		return err
 	}
+	if err := r.auditSensitiveRead(req.Context(), page.Items); err != nil {
+		return err
+	}
 	if fields == nil && len(r.hidden(req.Context())) == 0 {
 		return rest.Respond(w, req, http.StatusOK, List[T]{Data: page.Items, NextPageToken: page.NextPageToken})
 	}
@@ -186,6 +189,11 @@ func (r *Resource[T, PT]) pick(ctx context.Context, v *T, fields []string) map[s
 }
 
 func (r *Resource[T, PT]) respondOne(w http.ResponseWriter, req *http.Request, status int, v Versioned[T]) error {
+	if req.Method == http.MethodGet {
+		if err := r.auditSensitiveRead(req.Context(), []*T{v.Value}); err != nil {
+			return err
+		}
+	}
 	w.Header().Set("ETag", rest.ETag(v.Version))
 	fields, err := r.fields(req)
 	if err != nil {

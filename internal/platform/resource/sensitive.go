@@ -6,7 +6,9 @@ import (
 	"sort"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/query"
 )
 
@@ -110,4 +112,40 @@ func (r *Resource[T, PT]) checkQueryable(ctx context.Context, expr query.Expr, o
 func badQuery(param, member, scope string) error {
 	return apperr.New(apperr.BadRequest, "%s may not use %s without the scope %q.", param, member, scope).
 		WithFields(apperr.FieldError{Pointer: "query:" + param, Detail: fmt.Sprintf("%s needs the scope %s", member, scope)})
+}
+
+// auditSensitiveRead records that the caller was shown sensitive members
+// of these records (reads of sensitive data are audited, as writes are).
+// It runs in its own transaction: a read has none.
+func (r *Resource[T, PT]) auditSensitiveRead(ctx context.Context, items []*T) error {
+	if len(r.spec.Sensitive) == 0 || len(items) == 0 || len(r.hidden(ctx)) == len(r.spec.Sensitive) {
+		return nil
+	}
+	var ids []string
+	company := ""
+	for _, v := range items {
+		m, err := toMap(v)
+		if err != nil {
+			return err
+		}
+		for member := range r.spec.Sensitive {
+			if _, ok := m[member]; ok {
+				ids = append(ids, PT(v).meta().ID)
+				if o, ok := any(PT(v)).(ownedRecord); ok {
+					company = o.owned().CompanyID
+				}
+				break
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	entry := audit.Entry{Action: r.spec.Singular + ".read_sensitive", ResourceType: r.spec.Singular, CompanyID: company}
+	if len(ids) == 1 {
+		entry.ResourceID = ids[0]
+	} else {
+		entry.Details = map[string]any{"ids": ids}
+	}
+	return r.e.db.Transact(ctx, func(tx *db.Tx) error { return audit.Record(ctx, tx, entry) })
 }
