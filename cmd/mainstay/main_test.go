@@ -321,3 +321,28 @@ func TestClientsCommand(t *testing.T) {
 		t.Fatal("list shows the secret")
 	}
 }
+
+// mainstay audit verify passes on an untouched log and fails, naming the
+// row, after one is edited behind the server's back.
+func TestAuditVerifyDetectsTampering(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"MAINSTAY_DATA_DIR=" + dir}
+	for i := range 3 {
+		if _, stderr, err := mainstay(t, env, "clients", "create", "--name", fmt.Sprint("c", i), "--roles", "readonly"); err != nil {
+			t.Fatalf("%v %s", err, stderr)
+		}
+	}
+	out, stderr, err := mainstay(t, env, "audit", "verify")
+	if err != nil {
+		t.Fatalf("verify of an untouched log: %v\n%s\n%s", err, out, stderr)
+	}
+	d := dbtest.OpenURL(t, "sqlite:"+filepath.Join(dir, "mainstay.db"))
+	if _, err := d.ExecContext(context.Background(), "UPDATE audit_log SET actor = 'someone-else' WHERE seq = 2"); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	out, _, err = mainstay(t, env, "audit", "verify")
+	if err == nil || !strings.Contains(out, "2") {
+		t.Fatalf("verify after an edit: %v\n%s", err, out)
+	}
+}

@@ -12,6 +12,8 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/partners"
 	"github.com/mainstay-erp/mainstay/internal/platform/apidocs"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/audit"
+	"github.com/mainstay-erp/mainstay/internal/platform/audit/auditapi"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/authapi"
 	"github.com/mainstay-erp/mainstay/internal/platform/httpx"
@@ -64,6 +66,7 @@ func (a *App) buildAPI() error {
 		return rest.Respond(w, r, http.StatusOK, op)
 	})
 	rest.MountBatch(api, a.db)
+	auditapi.Mount(api, a.db)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{
 		"customer": {
@@ -122,7 +125,8 @@ func (a *App) buildAPI() error {
 	// Rate limits apply after authentication (they are per client) and
 	// before idempotency, so a 429 stores nothing.
 	v1 := httpx.Chain(api, a.auth.Middleware,
-		ratelimit.Middleware(a.limiter, ratelimit.Classify("POST /v1/batch", "/v1/reports/", "/v1/exports/"), a.policy.Quota, a.log),
+		ratelimit.Middleware(a.limiter, ratelimit.Classify("POST /v1/batch", "/v1/reports/", "/v1/exports/", "/v1/audit-events/export"), a.policy.Quota, a.log),
+		audit.FailureMiddleware(a.db, audit.WithRoutes(api.Mux()), audit.WithLogger(a.log)),
 		idempotency.Middleware(a.db))
 	a.mux.Handle("/v1/", v1)
 	a.mux.Handle("GET /v1/openapi.json", apidocs.SpecHandler(spec))

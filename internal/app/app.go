@@ -19,6 +19,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/config"
 	"github.com/mainstay-erp/mainstay/internal/platform/crypto"
@@ -81,6 +82,12 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.keyring = crypto.NewKeyring(d, a.master)
+	// The audit chain is linked with keys derived from the master key,
+	// before the sequencer starts numbering rows.
+	if err := audit.Configure(a.master); err != nil {
+		d.Close()
+		return nil, err
+	}
 	a.auth, err = auth.NewServer(d, auth.Options{Issuer: cfg.PublicURL, TrustIssuers: cfg.TrustedIssuers(), Logger: log})
 	if err != nil {
 		d.Close()

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,10 +14,12 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/config"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/migrate"
+	"github.com/mainstay-erp/mainstay/internal/platform/sequencer"
 )
 
 // Version is set at build time with -ldflags "-X …/internal/app.Version=…".
@@ -34,6 +37,9 @@ Usage:
                              manage API clients (client-credentials secrets)
   mainstay keys rotate       sign new tokens with a new key (old tokens stay valid
                              until they expire; then the old key is retired)
+  mainstay audit verify      check the audit log's hash chain and signed checkpoints
+  mainstay audit prune --older-than 8760h
+                             delete old audit rows, keeping a verifiable chain
   mainstay version           print the version
 
 Every command takes the same configuration flags; "mainstay serve -h" lists
@@ -63,6 +69,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return clientsCmd(ctx, rest, getenv, stdout, stderr)
 	case "keys":
 		return keysCmd(ctx, rest, getenv, stdout, stderr)
+	case "audit":
+		return auditCmd(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mainstay", version())
 		return nil
@@ -229,5 +237,70 @@ func keysCmd(ctx context.Context, args []string, getenv func(string) string, std
 		return fmt.Errorf("keys rotate: %w", err)
 	}
 	fmt.Fprintf(stdout, "New signing key %s. Nodes sign with it within a minute; tokens signed with the old key stay valid until they expire.\n", kid)
+	return nil
+}
+
+// auditCmd verifies or prunes the audit log. Both need the master key the
+// server uses (its checkpoints are signed with a key derived from it).
+func auditCmd(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "verify" && args[0] != "prune") {
+		fmt.Fprint(stderr, "Usage:\n  mainstay audit verify [--json]\n  mainstay audit prune --older-than DURATION\n")
+		return ErrUsage
+	}
+	sub := args[0]
+	var asJSON bool
+	var olderThan time.Duration
+	cfg, rest, log, err := loadWith("audit "+sub, args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+		fs.BoolVar(&asJSON, "json", false, "print the report as JSON")
+		if sub == "prune" {
+			fs.DurationVar(&olderThan, "older-than", 0, "delete rows older than this (e.g. 8760h for a year)")
+		}
+	})
+	if err != nil {
+		return err
+	}
+	if len(rest) > 0 {
+		return fmt.Errorf("audit %s: unexpected argument %q", sub, rest[0])
+	}
+	a, err := New(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	defer a.Close()
+	if sub == "prune" {
+		if olderThan <= 0 {
+			return errors.New("audit prune: give --older-than, e.g. 8760h")
+		}
+		n, err := audit.Prune(ctx, a.db, a.master, olderThan)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "Deleted %d audit rows; the chain now starts at a signed checkpoint.\n", n)
+		return nil
+	}
+	// Number and link what is committed but not yet sequenced first.
+	for _, t := range sequencer.Tables {
+		for {
+			n, err := sequencer.Assign(ctx, a.db, t)
+			if err != nil {
+				return err
+			}
+			if n < sequencer.Batch {
+				break
+			}
+		}
+	}
+	rep, err := audit.Verify(ctx, a.db, a.master)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		_ = json.NewEncoder(stdout).Encode(rep)
+	} else {
+		fmt.Fprintln(stdout, rep.String())
+	}
+	if !rep.OK() {
+		return errors.New("audit verify: the audit log has been tampered with")
+	}
 	return nil
 }

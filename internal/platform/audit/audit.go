@@ -1,10 +1,18 @@
 // Package audit writes the audit log: one row for every write, every read
 // of sensitive data and every authentication event, in the caller's
 // transaction so that the record and the change commit together.
+//
+// Rows are linked into a hash chain after commit, by the sequencer pass
+// that numbers them (see Configure), and the chain's head is signed
+// periodically in audit_checkpoints, so Verify detects an edited row, a
+// deleted row and a cut-off tail. Personal data (IP address, user agent,
+// the person a client acted for) enters the chain only through a keyed
+// digest, never in clear.
 package audit
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -24,9 +32,9 @@ const (
 	Denied  = "denied"
 )
 
-// Entry is one audited action. Actor and RequestID default to the ones the
-// request context carries. Details must never hold sensitive values in
-// clear: name changed fields, not their contents.
+// Entry is one audited action. Actor, RequestID, IP and UserAgent default
+// to the ones the request context carries. Details must never hold
+// sensitive values in clear: name changed fields, not their contents.
 type Entry struct {
 	Actor        string
 	Action       string // e.g. "product.create", "token.issue"
@@ -36,6 +44,11 @@ type Entry struct {
 	RequestID    string
 	Outcome      string
 	Details      map[string]any
+	// OnBehalfOf is the person (user) a client acted for, when there is
+	// one. Personal data, like IP and UserAgent.
+	OnBehalfOf string
+	IP         string
+	UserAgent  string
 }
 
 // Stored is an entry as read back.
@@ -44,7 +57,16 @@ type Stored struct {
 	ID         string
 	OccurredAt time.Time
 	Seq        int64
+	// PersonalErased is true once IP, user agent and on-behalf-of have been
+	// erased (their digest stays, so the chain still verifies).
+	PersonalErased bool
+	// PrevHash and Hash are the row's chain link, hex; empty when the row
+	// was numbered while no chain key was configured.
+	PrevHash, Hash string
 }
+
+// maxUserAgent bounds what one row keeps of a client-chosen header.
+const maxUserAgent = 512
 
 // Record writes e in tx.
 func Record(ctx context.Context, tx *db.Tx, e Entry) error {
@@ -56,6 +78,18 @@ func Record(ctx context.Context, tx *db.Tx, e Entry) error {
 	}
 	if e.RequestID == "" {
 		e.RequestID = reqctx.RequestID(ctx)
+	}
+	if e.IP == "" || e.UserAgent == "" {
+		ip, ua := reqctx.Client(ctx)
+		if e.IP == "" {
+			e.IP = ip
+		}
+		if e.UserAgent == "" {
+			e.UserAgent = ua
+		}
+	}
+	if len(e.UserAgent) > maxUserAgent {
+		e.UserAgent = e.UserAgent[:maxUserAgent]
 	}
 	if e.Outcome == "" {
 		e.Outcome = Success
@@ -71,9 +105,11 @@ func Record(ctx context.Context, tx *db.Tx, e Entry) error {
 		}
 	}
 	_, err := tx.ExecContext(ctx, `INSERT INTO audit_log
-(audit_id, occurred_at, actor, action, resource_type, resource_id, company_id, request_id, outcome, details)
-VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-		id.New("aud"), tx.Now(), e.Actor, e.Action, e.ResourceType, e.ResourceID, e.CompanyID, e.RequestID, e.Outcome, string(details))
+(audit_id, occurred_at, actor, action, resource_type, resource_id, company_id, request_id, outcome, details,
+ on_behalf_of, ip, user_agent)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)`,
+		id.New("aud"), tx.Now(), e.Actor, e.Action, e.ResourceType, e.ResourceID, e.CompanyID, e.RequestID, e.Outcome, string(details),
+		e.OnBehalfOf, e.IP, e.UserAgent)
 	if err != nil {
 		return fmt.Errorf("audit %s: %w", e.Action, err)
 	}
@@ -83,25 +119,31 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 
 // After returns up to limit sequenced entries after seq, in log order.
 func After(ctx context.Context, q db.Querier, seq int64, limit int) ([]Stored, error) {
-	rows, err := q.QueryContext(ctx, `SELECT seq, audit_id, occurred_at, actor, action, resource_type, resource_id,
-company_id, request_id, outcome, details FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2`, seq, limit)
+	out, err := List(ctx, q, Filter{}, seq, limit)
 	if err != nil {
 		return nil, fmt.Errorf("read audit log after %d: %w", seq, err)
 	}
-	defer rows.Close()
-	var out []Stored
-	for rows.Next() {
-		var s Stored
-		var details string
-		if err := rows.Scan(&s.Seq, &s.ID, &s.OccurredAt, &s.Actor, &s.Action, &s.ResourceType, &s.ResourceID,
-			&s.CompanyID, &s.RequestID, &s.Outcome, &details); err != nil {
-			return nil, fmt.Errorf("read audit log after %d: %w", seq, err)
-		}
-		s.OccurredAt = s.OccurredAt.UTC()
-		if err := json.Unmarshal([]byte(details), &s.Details); err != nil {
-			return nil, fmt.Errorf("read audit log entry %s: %w", s.ID, err)
-		}
-		out = append(out, s)
+	return out, nil
+}
+
+// storedColumns is what scanStored reads, in order.
+const storedColumns = `seq, audit_id, occurred_at, actor, action, resource_type, resource_id,
+company_id, request_id, outcome, details, on_behalf_of, ip, user_agent, personal_erased_at, prev_hash, hash`
+
+func scanStored(rows *sql.Rows) (Stored, error) {
+	var s Stored
+	var details string
+	var erased sql.NullTime
+	var prev, hash sql.NullString
+	if err := rows.Scan(&s.Seq, &s.ID, &s.OccurredAt, &s.Actor, &s.Action, &s.ResourceType, &s.ResourceID,
+		&s.CompanyID, &s.RequestID, &s.Outcome, &details, &s.OnBehalfOf, &s.IP, &s.UserAgent, &erased, &prev, &hash); err != nil {
+		return s, err
 	}
-	return out, rows.Err()
+	s.OccurredAt = s.OccurredAt.UTC()
+	s.PersonalErased = erased.Valid
+	s.PrevHash, s.Hash = prev.String, hash.String
+	if err := json.Unmarshal([]byte(details), &s.Details); err != nil {
+		return s, fmt.Errorf("read audit log entry %s: %w", s.ID, err)
+	}
+	return s, nil
 }

@@ -229,3 +229,88 @@ func TestPostgresLateCommitGetsLaterPosition(t *testing.T) {
 		t.Fatalf("after B's position the feed holds %+v (%v), want A", next, err)
 	}
 }
+
+// A linker runs in every pass, inside its transaction: it sees each
+// numbered range exactly once and in order, it is called on empty passes
+// too, and its error rolls the numbering back so no row is numbered
+// without its link.
+func TestLinkerRunsInThePassAndItsErrorUndoesIt(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		type span struct{ first, last int64 }
+		var seen []span
+		fail := false
+		sequencer.SetLinker("outbox_events", func(ctx context.Context, tx *db.Tx, first, last int64) error {
+			if fail {
+				return fmt.Errorf("linker refuses")
+			}
+			// The rows are numbered in this transaction already.
+			var n int64
+			if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM outbox_events WHERE seq BETWEEN $1 AND $2", first, last).Scan(&n); err != nil {
+				return err
+			}
+			if n != last-first+1 && first <= last {
+				return fmt.Errorf("linker sees %d rows in %d..%d", n, first, last)
+			}
+			seen = append(seen, span{first, last})
+			return nil
+		})
+		defer sequencer.SetLinker("outbox_events", nil)
+		record := func(k int) {
+			err := d.Transact(ctx, func(tx *db.Tx) error {
+				for i := range k {
+					if _, err := events.Record(ctx, tx, events.Event{Type: "mainstay.test.thing.created", Data: i}); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		record(3)
+		fail = true
+		if _, err := sequencer.Assign(ctx, d, "outbox_events"); err == nil {
+			t.Fatal("a failing linker did not fail the pass")
+		}
+		if n, _ := sequencer.Backlog(ctx, d, "outbox_events"); n != 3 {
+			t.Fatalf("%d rows unnumbered after a failed pass, want 3", n)
+		}
+		fail = false
+		for _, k := range []int{0, 2} {
+			record(k)
+			if _, err := sequencer.Assign(ctx, d, "outbox_events"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := sequencer.Assign(ctx, d, "outbox_events"); err != nil {
+			t.Fatal(err)
+		}
+		want := []span{{1, 3}, {4, 5}, {6, 5}}
+		if fmt.Sprint(seen) != fmt.Sprint(want) {
+			t.Fatalf("linker saw %v, want %v", seen, want)
+		}
+	})
+}
+
+// Without audit.Configure, audit rows are numbered as before and carry no
+// hash.
+func TestAuditRowsUnhashedWithoutKey(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		err := d.Transact(ctx, func(tx *db.Tx) error {
+			return audit.Record(ctx, tx, audit.Entry{Action: "thing.create", ResourceType: "thing"})
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := sequencer.Assign(ctx, d, "audit_log"); err != nil || n != 1 {
+			t.Fatalf("Assign = %d, %v", n, err)
+		}
+		rows, err := audit.After(ctx, d, 0, 10)
+		if err != nil || len(rows) != 1 || rows[0].Seq != 1 || rows[0].Hash != "" {
+			t.Fatalf("rows = %+v, %v; want one numbered, unhashed row", rows, err)
+		}
+	})
+}
