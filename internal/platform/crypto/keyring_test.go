@@ -1,10 +1,12 @@
 package crypto
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"os"
 	"regexp"
 	"strings"
 	"sync"
@@ -430,9 +432,27 @@ func TestDestroyOwner(t *testing.T) {
 		keep := mustEncrypt(t, k, "per_2", "emp_2", "iban", "kept")
 		mustDecrypt(t, other, "emp_1", "iban", v2, "CH93 0076 2011 6238 5295 7") // cached there
 
+		var wrapped [][]byte
+		rows, err := d.QueryContext(ctx, "SELECT wrapped FROM data_keys WHERE owner = 'per_1'")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for rows.Next() {
+			var w []byte
+			if err := rows.Scan(&w); err != nil {
+				t.Fatal(err)
+			}
+			wrapped = append(wrapped, w)
+		}
+		rows.Close()
+		if len(wrapped) != 2 {
+			t.Fatalf("%d keys before destroying, want 2", len(wrapped))
+		}
+
 		if err := k.DestroyOwner(ctx, "per_1"); err != nil {
 			t.Fatal(err)
 		}
+		assertGoneFromFiles(t, d, wrapped)
 		for _, kr := range []*Keyring{k, NewKeyring(d, master)} {
 			_, err := kr.Decrypt(ctx, "emp_1", "national_id", v1)
 			wantErr(t, err, ErrDestroyed)
@@ -442,7 +462,7 @@ func TestDestroyOwner(t *testing.T) {
 		}
 		// The other node forgets within CacheTTL.
 		clock = clock.Add(CacheTTL + time.Second)
-		_, err := other.Decrypt(ctx, "emp_1", "iban", v2)
+		_, err = other.Decrypt(ctx, "emp_1", "iban", v2)
 		wantErr(t, err, ErrDestroyed)
 
 		var withKey int
@@ -472,6 +492,77 @@ func TestDestroyOwner(t *testing.T) {
 		}
 		if err := k.Verify(ctx); err != nil {
 			t.Fatalf("verify after destroying: %v", err)
+		}
+
+		// Inside the caller's transaction (erasure blanks clear fields in
+		// the same one): destroyed at its commit, not before.
+		v3 := mustEncrypt(t, k, "per_3", "emp_3", "iban", "third")
+		var w3 []byte
+		if err := d.QueryRowContext(ctx, "SELECT wrapped FROM data_keys WHERE owner = 'per_3'").Scan(&w3); err != nil {
+			t.Fatal(err)
+		}
+		err = d.Transact(ctx, func(tx *db.Tx) error {
+			if err := k.DestroyOwner(db.ContextWithTx(ctx, tx), "per_3"); err != nil {
+				return err
+			}
+			if d.Engine() == db.Postgres { // another connection still sees the key
+				mustDecrypt(t, NewKeyring(d, master), "emp_3", "iban", v3, "third")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = k.Decrypt(ctx, "emp_3", "iban", v3)
+		wantErr(t, err, ErrDestroyed)
+		assertGoneFromFiles(t, d, [][]byte{w3})
+	})
+}
+
+// assertGoneFromFiles checks, on SQLite, that not even the wrapped bytes
+// of destroyed keys remain in the database files.
+func assertGoneFromFiles(t *testing.T, d *db.DB, wrapped [][]byte) {
+	t.Helper()
+	if d.Engine() != db.SQLite {
+		return
+	}
+	var files []byte
+	for _, suffix := range []string{"", "-wal"} {
+		if b, err := os.ReadFile(d.Path() + suffix); err == nil {
+			files = append(files, b...)
+		}
+	}
+	if len(files) == 0 {
+		t.Fatal("no database files read")
+	}
+	for _, w := range wrapped {
+		if len(w) < nonceSize+keySize || bytes.Contains(files, w) {
+			t.Fatal("a destroyed wrapped key remains in the SQLite files")
+		}
+	}
+}
+
+func TestPreload(t *testing.T) {
+	dbtest.ForEachEngine(t, func(t *testing.T, d *db.DB) {
+		ctx := context.Background()
+		master := randomMaster(t)
+		k := NewKeyring(d, master)
+		var values []string
+		for i := range 20 {
+			rec := fmt.Sprintf("cus_%d", i)
+			values = append(values, mustEncrypt(t, k, rec, rec, "iban", "secret "+rec)) // a key per record
+		}
+		fresh := NewKeyring(d, master)
+		if err := fresh.Preload(ctx, append(values, "clear text", values[0])...); err != nil {
+			t.Fatal(err)
+		}
+		// Every key is cached: decryption no longer needs the table.
+		if _, err := d.ExecContext(ctx, "DELETE FROM data_keys"); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range values {
+			rec := fmt.Sprintf("cus_%d", i)
+			mustDecrypt(t, fresh, rec, "iban", v, "secret "+rec)
 		}
 	})
 }

@@ -51,6 +51,11 @@ type BlindIndexColumn struct {
 	Column string
 	Path   []string
 	Field  string
+	// Value turns the member's (decrypted) string into what was indexed,
+	// false to leave the column as it is; nil: the string itself. For
+	// callers that encrypt a member's JSON (`"DE123"`, quotes included)
+	// but index its text.
+	Value func(plain string) (string, bool)
 }
 
 // Reencrypt moves every encrypted value in the documents of a table to its
@@ -296,6 +301,9 @@ func (k *Keyring) reencryptRow(ctx context.Context, t Target, r docRow) (*rowCha
 	c := &rowChange{id: r.id, version: r.version}
 	for i, bi := range t.BlindIndexes {
 		p, ok := plain[i]
+		if ok && bi.Value != nil {
+			p, ok = bi.Value(p)
+		}
 		if !ok {
 			continue // member absent, null or erased: leave the column be
 		}

@@ -243,6 +243,26 @@ func TestReencrypt(t *testing.T) {
 			}
 		}
 
+		// A Value hook: index what it returns, skip what it refuses.
+		hooked := target
+		hooked.BlindIndexes = []BlindIndexColumn{{Column: "tax_idx", Path: []string{"tax_id"}, Field: "tax_id",
+			Value: func(p string) (string, bool) { return "hooked " + p, !strings.HasSuffix(p, "001-001") }}}
+		if n, err := Reencrypt(ctx, k, hooked); err != nil || n != len(f.before)-1 {
+			t.Fatalf("hooked reindex rewrote %d (%v), want %d", n, err, len(f.before)-1)
+		}
+		for id, row := range f.rows(t) {
+			want := k.BlindIndex("tax_id", "hooked "+f.plain[id]["tax_id"])
+			if id == "cus_01" {
+				want = k.BlindIndex("tax_id", f.plain[id]["tax_id"])
+			}
+			if row.index != want {
+				t.Fatalf("%s: hooked index not as expected", id)
+			}
+		}
+		if _, err := Reencrypt(ctx, k, target); err != nil {
+			t.Fatal(err)
+		}
+
 		// Erased values stay as they are; other rows are unaffected.
 		if err := k.DestroyOwner(ctx, "cmp_b"); err != nil {
 			t.Fatal(err)
@@ -250,8 +270,9 @@ func TestReencrypt(t *testing.T) {
 		if _, err := k.RotateOwner(ctx, "cmp_a"); err != nil {
 			t.Fatal(err)
 		}
-		if n, err := Reencrypt(ctx, k, target); err != nil || n != 3 {
-			t.Fatalf("after erasure rewrote %d (%v), want 3", n, err)
+		// cmp_a's four rows, cus_02 included now that its writer is done.
+		if n, err := Reencrypt(ctx, k, target); err != nil || n != 4 {
+			t.Fatalf("after erasure rewrote %d (%v), want 4", n, err)
 		}
 		for id, row := range f.rows(t) {
 			if id[len(id)-1]%2 == 1 && row.doc != after[id].doc {
@@ -300,11 +321,17 @@ func TestDatabaseHoldsNoSecrets(t *testing.T) {
 			}
 		}
 		k.mu.Lock()
-		for _, kid := range k.keys.items {
-			dk := kid.Value.(*lruEntry[*dataKey]).value
-			secrets = append(secrets, rawKeyOf(t, k, dk.kid))
+		var kids []string
+		for kid := range k.keys.items {
+			kids = append(kids, kid)
 		}
 		k.mu.Unlock()
+		if len(kids) < 3 {
+			t.Fatalf("%d data keys cached, want 3", len(kids))
+		}
+		for _, kid := range kids {
+			secrets = append(secrets, rawKeyOf(t, k, kid))
+		}
 		secrets = append(secrets, master, DeriveKey(master, purposeWrap), DeriveKey(master, PurposeBlindIndex))
 
 		var dump bytes.Buffer

@@ -67,13 +67,15 @@ WHERE owner = $2 AND version < $3 AND retired_at IS NULL AND destroyed_at IS NUL
 // rows holding them stay intact. The owner is marked erased, so Encrypt
 // refuses it rather than creating a fresh key. Destroying twice is a no-op.
 //
-// This node forgets the keys at commit; other nodes within CacheTTL. Old
-// bytes may linger in the engine's storage; on SQLite the rows are
-// rewritten with secure_delete and the WAL truncated, on PostgreSQL the
-// table is vacuumed, both best effort and only when DestroyOwner runs in
-// its own transaction. A backup taken before still holds the wrapped key,
-// readable with the master key of the time: rotate the master key and
-// discard the old one to put erased data out of reach of old backups.
+// It joins the transaction ctx carries (db.ContextWithTx), so an erasure
+// and the blanking of clear fields commit together. This node forgets the
+// keys at commit; other nodes within CacheTTL. Old bytes may linger in the
+// engine's storage, so after commit, best effort: on SQLite the rows were
+// rewritten with secure_delete and the WAL is truncated (a checkpoint,
+// which may briefly hold up writes), on PostgreSQL data_keys is vacuumed.
+// A backup taken before still holds the wrapped key, readable with the
+// master key of the time: rotate the master key and discard the old one
+// to put erased data out of reach of old backups.
 func (k *Keyring) DestroyOwner(ctx context.Context, owner string) error {
 	if k.err != nil {
 		return k.err
@@ -81,8 +83,16 @@ func (k *Keyring) DestroyOwner(ctx context.Context, owner string) error {
 	if owner == "" {
 		return errors.New("destroy data keys: owner is required")
 	}
-	joined := db.TxFrom(ctx) != nil
 	err := k.transact(ctx, func(tx *db.Tx) error {
+		// Forgotten now and again at commit: a concurrent read could cache
+		// the still-committed key in between. Scrubbing needs the
+		// transaction over (VACUUM cannot run in one; the SQLite
+		// checkpoint needs the write connection back).
+		k.forget(owner)
+		tx.OnCommit(func() {
+			k.forget(owner)
+			k.scrub(ctx)
+		})
 		if tx.Engine() == db.SQLite {
 			// Zero the freed bytes of the rewritten rows instead of leaving
 			// them in the page; restored before commit, as the write
@@ -137,10 +147,6 @@ VALUES ($1, $2, $3, $4, NULL, $5, $5, $5) ON CONFLICT (owner, version) DO NOTHIN
 	})
 	if err != nil {
 		return err
-	}
-	k.forget(owner)
-	if !joined {
-		k.scrub(ctx)
 	}
 	return nil
 }
@@ -287,6 +293,9 @@ func (k *Keyring) Verify(ctx context.Context) error {
 
 // Owners lists the owners that have a live data key (for a rotation job).
 func (k *Keyring) Owners(ctx context.Context) ([]string, error) {
+	if k.err != nil {
+		return nil, k.err
+	}
 	rows, err := k.d.QueryContext(ctx, "SELECT DISTINCT owner FROM data_keys WHERE destroyed_at IS NULL ORDER BY owner")
 	if err != nil {
 		return nil, fmt.Errorf("list data key owners: %w", err)
