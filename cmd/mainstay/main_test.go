@@ -346,3 +346,69 @@ func TestAuditVerifyDetectsTampering(t *testing.T) {
 		t.Fatalf("verify after an edit: %v\n%s", err, out)
 	}
 }
+
+// Rotating data keys re-encrypts stored values under new keys.
+func TestKeysRotateData(t *testing.T) {
+	dir := t.TempDir()
+	env := []string{"MAINSTAY_DATA_DIR=" + dir}
+	ctx := context.Background()
+	addr := freeAddr(t)
+	cmd := exec.Command(binary, "serve", "--demo", "--listen", addr)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, env...)
+	var out syncBuffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(out.String(), "curl -s -H") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	script := ""
+	for _, l := range strings.Split(out.String(), "\n") {
+		if l = strings.TrimSpace(l); strings.HasPrefix(l, "TOKEN=") {
+			script = l + "\ncurl -s -H \"Authorization: Bearer $TOKEN\" -H 'Content-Type: application/json' -d '{\"name\":\"Rot\",\"currency\":\"EUR\",\"tax_id\":\"FR123\"}' http://" + addr + "/v1/customers"
+		}
+	}
+	created, err := exec.Command("bash", "-c", script).CombinedOutput()
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	if err != nil || !strings.Contains(string(created), `"tax_id":"FR123"`) {
+		t.Fatalf("create: %v %s", err, created)
+	}
+	var id, before string
+	d := dbtest.OpenURL(t, "sqlite:"+filepath.Join(dir, "mainstay.db"))
+	if err := d.QueryRowContext(ctx, "SELECT id, doc FROM customers WHERE name = 'Rot'").Scan(&id, &before); err != nil {
+		t.Fatal(err)
+	}
+	d.Close()
+	if _, stderr, err := mainstay(t, env, "keys", "rotate-data"); err != nil {
+		t.Fatalf("rotate-data: %v %s", err, stderr)
+	}
+	d = dbtest.OpenURL(t, "sqlite:"+filepath.Join(dir, "mainstay.db"))
+	var after string
+	if err := d.QueryRowContext(ctx, "SELECT doc FROM customers WHERE id = $1", id).Scan(&after); err != nil {
+		t.Fatal(err)
+	}
+	if after == before || strings.Contains(after, "FR123") || !strings.Contains(after, "enc:v1:") {
+		t.Fatalf("doc not re-encrypted:\n%s\n%s", before, after)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe to read while a process writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

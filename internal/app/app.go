@@ -82,6 +82,10 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger) (*App, error)
 		return nil, err
 	}
 	a.keyring = crypto.NewKeyring(d, a.master)
+	if err := a.keyring.Verify(ctx); err != nil {
+		d.Close()
+		return nil, fmt.Errorf("master key: %w", err)
+	}
 	// The audit chain is linked with keys derived from the master key,
 	// before the sequencer starts numbering rows.
 	if err := audit.Configure(a.master); err != nil {

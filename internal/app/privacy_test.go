@@ -46,6 +46,10 @@ func TestDataSubjectExportAndErasure(t *testing.T) {
 				t.Fatalf("%s survived erasure: %s", gone, after.Body)
 			}
 		}
+		// Personal data cannot be stored for it again.
+		etag := after.Header.Get("ETag")
+		w.admin.Do(t, "PATCH", "/v1/customers/"+id, `{"tax_id":"DE1"}`, "Content-Type", "application/merge-patch+json", "If-Match", etag).
+			ExpectProblem(t, 409, apperr.Conflict)
 		// The record and its history stay.
 		if !strings.Contains(string(after.Body), id) {
 			t.Fatal("the record is gone")
@@ -65,7 +69,7 @@ func TestDataSubjectExportAndErasure(t *testing.T) {
 			actions = append(actions, a)
 		}
 		rows.Close()
-		if j := strings.Join(actions, ","); !strings.Contains(j, "customer.export") || !strings.HasSuffix(j, "customer.erase") {
+		if j := strings.Join(actions, ","); !strings.Contains(j, "customer.export") || !strings.Contains(j, "customer.erase") {
 			t.Fatalf("audit actions %s", j)
 		}
 	})

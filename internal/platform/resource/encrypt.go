@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/crypto"
 )
 
@@ -44,6 +45,10 @@ func (r *Resource[T, PT]) seal(ctx context.Context, v *T, recordID string) ([]by
 			continue
 		}
 		sealed, err := r.e.keyring.Encrypt(ctx, recordID, recordID, member, string(raw))
+		if errors.Is(err, crypto.ErrDestroyed) {
+			return nil, apperr.New(apperr.Conflict, "The personal data of %s was erased; %s cannot be stored for it again.", recordID, member).
+				WithFields(apperr.FieldError{Pointer: "/" + member, Detail: "the record's personal data was erased"})
+		}
 		if err != nil {
 			return nil, fmt.Errorf("encrypt %s of %s: %w", member, recordID, err)
 		}

@@ -392,7 +392,7 @@ func (r *Resource[T, PT]) insert(ctx context.Context, tx *db.Tx, companyID strin
 	}
 	doc, err := r.seal(db.ContextWithTx(ctx, tx), v, m.ID)
 	if err != nil {
-		return Versioned[T]{}, fmt.Errorf("encode %s: %w", r.spec.Singular, err)
+		return Versioned[T]{}, err
 	}
 	cols := []string{"id", "external_id", "version", "created_at", "updated_at", "doc"}
 	args := []any{m.ID, m.ExternalID, int64(1), m.CreatedAt, m.UpdatedAt, string(doc)}
@@ -571,7 +571,7 @@ func (r *Resource[T, PT]) replace(ctx context.Context, tx *db.Tx, company string
 	}
 	doc, err := r.seal(db.ContextWithTx(ctx, tx), v, m.ID)
 	if err != nil {
-		return Versioned[T]{}, fmt.Errorf("encode %s: %w", r.spec.Singular, err)
+		return Versioned[T]{}, err
 	}
 	sets := []string{"external_id = $1", "version = version + 1", "updated_at = $2", "doc = $3"}
 	args := []any{m.ExternalID, m.UpdatedAt, string(doc)}
