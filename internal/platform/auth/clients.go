@@ -233,16 +233,11 @@ FROM oauth_clients ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
-	defer rows.Close()
-	var out []Client
-	for rows.Next() {
+	out, err := db.Collect(rows, func(rows *sql.Rows) (Client, error) {
 		c, _, err := scanClient(rows, false)
-		if err != nil {
-			return nil, fmt.Errorf("list clients: %w", err)
-		}
-		out = append(out, c)
-	}
-	if err := rows.Err(); err != nil {
+		return c, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("list clients: %w", err)
 	}
 	return out, nil

@@ -228,18 +228,11 @@ func ListRoles(ctx context.Context, q db.Querier) ([]Role, error) {
 	if err != nil {
 		return nil, fmt.Errorf("list roles: %w", err)
 	}
-	defer rows.Close()
-	for rows.Next() {
-		r, err := scanRole(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list roles: %w", err)
-		}
-		out = append(out, r)
-	}
-	if err := rows.Err(); err != nil {
+	custom, err := db.Collect(rows, func(rows *sql.Rows) (Role, error) { return scanRole(rows) })
+	if err != nil {
 		return nil, fmt.Errorf("list roles: %w", err)
 	}
-	return out, nil
+	return append(out, custom...), nil
 }
 
 // FindRole returns one role, built-in or custom; an unknown name is

@@ -268,17 +268,12 @@ func ListTrustedIssuers(ctx context.Context, q db.Querier) ([]TrustedIssuer, err
 	if err != nil {
 		return nil, fmt.Errorf("list trusted issuers: %w", err)
 	}
-	defer rows.Close()
-	out := []TrustedIssuer{}
-	for rows.Next() {
-		ti, err := scanTrustedIssuer(rows)
-		if err != nil {
-			return nil, fmt.Errorf("list trusted issuers: %w", err)
-		}
-		out = append(out, ti)
-	}
-	if err := rows.Err(); err != nil {
+	out, err := db.Collect(rows, func(rows *sql.Rows) (TrustedIssuer, error) { return scanTrustedIssuer(rows) })
+	if err != nil {
 		return nil, fmt.Errorf("list trusted issuers: %w", err)
+	}
+	if out == nil {
+		out = []TrustedIssuer{}
 	}
 	return out, nil
 }

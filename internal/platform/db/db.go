@@ -238,3 +238,18 @@ func Redact(raw string) string {
 
 // Now is the database clock's time, for code that runs outside Transact.
 func (d *DB) Now() time.Time { return d.clock.Now() }
+
+// Collect scans every row with scan and closes rows; the first error ends
+// it. It spares every store the same loop.
+func Collect[T any](rows *sql.Rows, scan func(*sql.Rows) (T, error)) ([]T, error) {
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
