@@ -141,6 +141,13 @@ func (a *App) Start() {
 		defer a.workers.Done()
 		a.pruneIdempotencyKeys(ctx)
 	}()
+	if a.cfg.AuditRetention > 0 {
+		a.workers.Add(1)
+		go func() {
+			defer a.workers.Done()
+			a.pruneAudit(ctx)
+		}()
+	}
 }
 
 // Close stops the workers and closes the database.
@@ -188,6 +195,27 @@ func (a *App) registerMetrics() {
 			}
 			return float64(n)
 		}))
+	}
+}
+
+// pruneAudit applies the audit retention daily (and once at start). Any
+// node may: pruning is idempotent and leaves a signed start checkpoint.
+func (a *App) pruneAudit(ctx context.Context) {
+	t := time.NewTicker(24 * time.Hour)
+	defer t.Stop()
+	for {
+		if n, err := audit.Prune(ctx, a.db, a.master, a.cfg.AuditRetention); err != nil {
+			if ctx.Err() == nil {
+				a.log.Error("prune audit log", "err", err)
+			}
+		} else if n > 0 {
+			a.log.Info("pruned audit log", "rows", n, "retention", a.cfg.AuditRetention.String())
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
 	}
 }
 

@@ -2,11 +2,16 @@ package app_test
 
 import (
 	"context"
+	"encoding/base64"
 	"strings"
+	"time"
 	"testing"
 
+	"github.com/mainstay-erp/mainstay/internal/platform/apitest"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/sequencer"
 )
 
 func TestDataSubjectExportAndErasure(t *testing.T) {
@@ -72,5 +77,50 @@ func TestDataSubjectExportAndErasure(t *testing.T) {
 		if j := strings.Join(actions, ","); !strings.Contains(j, "customer.export") || !strings.Contains(j, "customer.erase") {
 			t.Fatalf("audit actions %s", j)
 		}
+		// The audit chain still verifies after the erasure.
+		for _, tbl := range sequencer.Tables {
+			if _, err := sequencer.Assign(context.Background(), w.s.App.DB(), tbl); err != nil {
+				t.Fatal(err)
+			}
+		}
+		master, _ := base64.StdEncoding.DecodeString(apitest.TestMasterKey)
+		rep, err := audit.Verify(context.Background(), w.s.App.DB(), master)
+		if err != nil || !rep.OK() || rep.Rows == 0 {
+			t.Fatalf("audit chain after erasure: %v %s", err, rep.String())
+		}
 	})
+}
+
+// With a retention set, the server prunes the audit log and the rest still
+// verifies.
+func TestAuditRetention(t *testing.T) {
+	cfg := apitest.Config(t)
+	s := apitest.StartConfig(t, cfg)
+	w := setupWorld(t, s)
+	for i := range 5 {
+		w.product(t, "RET-"+string(rune('A'+i)), "1.00")
+	}
+	if err := s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	cfg.AuditRetention = time.Millisecond
+	s2 := apitest.StartConfig(t, cfg)
+	d := s2.App.DB()
+	master, _ := base64.StdEncoding.DecodeString(apitest.TestMasterKey)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var n int
+		_ = d.QueryRowContext(context.Background(), "SELECT COUNT(*) FROM audit_log").Scan(&n)
+		if n <= 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d audit rows left after the retention ran", n)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	rep, err := audit.Verify(context.Background(), d, master)
+	if err != nil || !rep.OK() {
+		t.Fatalf("after pruning: %v %s", err, rep.String())
+	}
 }

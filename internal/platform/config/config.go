@@ -40,6 +40,7 @@ type Config struct {
 	RedisURL        string
 	MasterKey       string
 	MasterKeyFile   string
+	AuditRetention  time.Duration
 	TrustIssuers    string
 	RedisFailClosed bool
 	// RateLimits are the default quotas per route class; a zero Quota
@@ -174,6 +175,8 @@ var Options = []Option{
 		set: func(c *Config, v string) error { c.MasterKey = v; return nil }},
 	{Name: "master-key-file", Usage: "file holding the master key; without either, SQLite keeps one in <data-dir>/master.key and PostgreSQL refuses to start",
 		set: func(c *Config, v string) error { c.MasterKeyFile = v; return nil }},
+	{Name: "audit-retention", Default: "0s", Usage: "delete audit rows older than this, daily, keeping a verifiable chain (e.g. 87600h for ten years); 0 keeps everything",
+		set: func(c *Config, v string) error { return setDuration(&c.AuditRetention, v) }},
 	{Name: "redis-url", Secret: true, Usage: "redis://… to share rate-limit counters between nodes; empty: counters in this process",
 		set: func(c *Config, v string) error {
 			if v != "" && !strings.HasPrefix(v, "redis://") && !strings.HasPrefix(v, "rediss://") {
