@@ -4,8 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"strings"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apitest"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
