@@ -204,6 +204,14 @@ func (a *App) pruneAudit(ctx context.Context) {
 	t := time.NewTicker(24 * time.Hour)
 	defer t.Stop()
 	for {
+		// Number what has committed first: pruning works on numbered rows,
+		// and an old row numbered later would outlive its retention.
+		for {
+			n, err := sequencer.Assign(ctx, a.db, "audit_log")
+			if err != nil || n < sequencer.Batch {
+				break
+			}
+		}
 		if n, err := audit.Prune(ctx, a.db, a.master, a.cfg.AuditRetention); err != nil {
 			if ctx.Err() == nil {
 				a.log.Error("prune audit log", "err", err)
