@@ -100,19 +100,16 @@ func (r *Resource[T, PT]) Get(ctx context.Context, recordID string) (Versioned[T
 
 // GetByExternalID returns the record with an external id in a company.
 func (r *Resource[T, PT]) GetByExternalID(ctx context.Context, companyID, externalID string) (Versioned[T], error) {
-	if _, err := principal(ctx); err != nil {
+	p, err := principal(ctx)
+	if err != nil {
 		return Versioned[T]{}, err
 	}
-	where, arg := "external_id = $1", any(externalID)
 	if r.spec.Scoped {
 		return r.loadScoped(ctx, r.e.db.Reader(ctx), companyID, externalID, false)
 	}
-	v, _, err := r.load(ctx, r.e.db.Reader(ctx), where, arg, false)
-	if err == nil {
-		p, _ := auth.FromContext(ctx)
-		if !r.visible(p, "", PT(v.Value).meta().ID) {
-			return Versioned[T]{}, r.notFound(externalID)
-		}
+	v, _, err := r.load(ctx, r.e.db.Reader(ctx), "external_id = $1", externalID, false)
+	if err == nil && !r.visible(p, "", PT(v.Value).meta().ID) {
+		return Versioned[T]{}, r.notFound(externalID)
 	}
 	return v, err
 }
