@@ -9,6 +9,7 @@ import (
 
 	"github.com/mainstay-erp/mainstay/internal/catalog"
 	"github.com/mainstay-erp/mainstay/internal/company"
+	"github.com/mainstay-erp/mainstay/internal/ledger/chart"
 	"github.com/mainstay-erp/mainstay/internal/partners"
 	"github.com/mainstay-erp/mainstay/internal/platform/apidocs"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -16,6 +17,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/audit/auditapi"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/authapi"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/httpx"
 	"github.com/mainstay-erp/mainstay/internal/platform/idempotency"
 	"github.com/mainstay-erp/mainstay/internal/platform/operations"
@@ -36,6 +38,7 @@ type Services struct {
 	PaymentTerms  *resource.Resource[partners.PaymentTerms, *partners.PaymentTerms]
 	Customers     *resource.Resource[partners.Customer, *partners.Customer]
 	Suppliers     *resource.Resource[partners.Supplier, *partners.Supplier]
+	Accounts      *chart.Accounts
 }
 
 // buildAPI assembles /v1: every module's routes on one API, whose OpenAPI
@@ -52,7 +55,13 @@ func (a *App) buildAPI() error {
 		PaymentTerms:  resource.Register[partners.PaymentTerms](eng, partners.PaymentTermsSpec),
 		Customers:     resource.Register[partners.Customer](eng, partners.CustomerSpec),
 		Suppliers:     resource.Register[partners.Supplier](eng, partners.SupplierSpec),
+		Accounts:      resource.Register[chart.Account](eng, chart.Spec),
 	}
+	// Every new company starts with the standard chart of accounts, in the
+	// transaction that creates it.
+	a.services.Companies.AfterCreate(func(ctx context.Context, tx *db.Tx, co *company.Company) error {
+		return chart.Seed(ctx, a.services.Accounts, co.ID)
+	})
 	api.Handle(rest.Operation{
 		ID: "getOperation", Method: http.MethodGet, Path: "/v1/operations/{id}", Tag: "Operations",
 		Summary:     "Get a long-running operation",

@@ -35,6 +35,14 @@ type Resource[T any, PT interface {
 	// readOnly lists the members a client may never send.
 	readOnly map[string]bool
 	holds    []Hold
+	created  []func(ctx context.Context, tx *db.Tx, v *T) error
+}
+
+// AfterCreate registers fn to run in the transaction that creates a
+// record, after it is stored: another module's follow-up (a new company's
+// chart of accounts) commits with it or not at all.
+func (r *Resource[T, PT]) AfterCreate(fn func(ctx context.Context, tx *db.Tx, v *T) error) {
+	r.created = append(r.created, fn)
 }
 
 // Versioned is a record with its version, which makes its ETag.
@@ -415,6 +423,11 @@ func (r *Resource[T, PT]) insert(ctx context.Context, tx *db.Tx, companyID strin
 	if err := r.publish(ctx, tx, companyID, "created", v, nil); err != nil {
 		return Versioned[T]{}, err
 	}
+	for _, fn := range r.created {
+		if err := fn(db.ContextWithTx(ctx, tx), tx, v); err != nil {
+			return Versioned[T]{}, err
+		}
+	}
 	return Versioned[T]{Value: v, Version: 1}, nil
 }
 
@@ -440,8 +453,10 @@ func (r *Resource[T, PT]) checkUnique(ctx context.Context, tx *db.Tx, companyID 
 		checks = append(checks, u{"/external_id", "external_id", ext})
 	}
 	for _, c := range r.cols {
-		if c.Unique {
-			checks = append(checks, u{"/" + c.Name, c.Column, r.columnValue(c, v)})
+		// An empty value claims nothing: optional unique members (a role
+		// most accounts lack) are unique only where set.
+		if val := r.columnValue(c, v); c.Unique && val != "" {
+			checks = append(checks, u{"/" + c.Name, c.Column, val})
 		}
 	}
 	for _, c := range checks {
