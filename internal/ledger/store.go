@@ -1,0 +1,177 @@
+package ledger
+
+// The SQL of the ledger, kept apart from the rules in service.go. Every
+// statement uses $n placeholders, which both engines accept, and amounts
+// go through money.Amount so that they are scaled integers in the tables.
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/money"
+)
+
+const entryColumns = `id, company_id, status, number, entry_date, currency, memo, source_type, source_id, purpose,
+reversal_of, reversed_by, created_at, posted_at`
+
+// insertDraft writes e and its lines as a draft. Posting is a separate
+// update (markPosted) so that the lines are in place before the entry
+// becomes immutable: the triggers refuse lines added to a posted entry.
+func insertDraft(ctx context.Context, tx *db.Tx, e *Entry) error {
+	_, err := tx.ExecContext(ctx, `INSERT INTO journal_entries (`+entryColumns+`)
+VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, NULL, $11, NULL)`,
+		e.ID, e.CompanyID, StatusDraft, e.Date, string(e.Currency), e.Memo, e.SourceType, e.SourceID, e.Purpose,
+		nullString(e.ReversalOf), e.CreatedAt)
+	if err != nil {
+		return fmt.Errorf("insert journal entry: %w", err)
+	}
+	for i := range e.Lines {
+		l := &e.Lines[i]
+		_, err := tx.ExecContext(ctx, `INSERT INTO journal_lines
+(entry_id, line_no, account_id, debit, credit, txn_currency, txn_amount, memo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+			e.ID, l.LineNo, l.AccountID, money.Amount(&l.Debit), money.Amount(&l.Credit), string(l.TxnCurrency),
+			money.Amount(&l.TxnAmount), l.Memo)
+		if err != nil {
+			return fmt.Errorf("insert journal line %d: %w", l.LineNo, err)
+		}
+	}
+	return nil
+}
+
+// nextNumber takes the company's next entry number. The upsert locks the
+// company's counter row until the transaction ends, and a rollback undoes
+// the increment, so numbers are gapless; only postings of the same company
+// wait for each other, and only for the rest of their transaction.
+func nextNumber(ctx context.Context, tx *db.Tx, companyID string) (int64, error) {
+	var n int64
+	err := tx.QueryRowContext(ctx, `INSERT INTO journal_sequences (company_id, last_number) VALUES ($1, 1)
+ON CONFLICT (company_id) DO UPDATE SET last_number = journal_sequences.last_number + 1
+RETURNING last_number`, companyID).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("take journal entry number for %s: %w", companyID, err)
+	}
+	return n, nil
+}
+
+// markPosted turns a draft into a posted entry with its number.
+func markPosted(ctx context.Context, tx *db.Tx, id string, number int64, at time.Time) error {
+	res, err := tx.ExecContext(ctx, `UPDATE journal_entries SET status = $1, number = $2, posted_at = $3
+WHERE id = $4 AND status = $5`, StatusPosted, number, at, id, StatusDraft)
+	if err != nil {
+		return fmt.Errorf("post journal entry %s: %w", id, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return fmt.Errorf("post journal entry %s: %w", id, err)
+	} else if n != 1 {
+		return fmt.Errorf("post journal entry %s: %d rows changed, want 1", id, n)
+	}
+	return nil
+}
+
+// setReversedBy records the reversal on the original, once: false when
+// the original was already reversed (possibly by a concurrent request).
+func setReversedBy(ctx context.Context, tx *db.Tx, id, reversal string) (bool, error) {
+	res, err := tx.ExecContext(ctx, `UPDATE journal_entries SET reversed_by = $1
+WHERE id = $2 AND status = $3 AND reversed_by IS NULL`, reversal, id, StatusPosted)
+	if err != nil {
+		return false, fmt.Errorf("mark journal entry %s reversed: %w", id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return false, fmt.Errorf("mark journal entry %s reversed: %w", id, err)
+	}
+	return n == 1, nil
+}
+
+// findBySource returns the ID of the posted entry of a source triple.
+func findBySource(ctx context.Context, q db.Querier, companyID, sourceType, sourceID, purpose string) (string, bool, error) {
+	var id string
+	err := q.QueryRowContext(ctx, `SELECT id FROM journal_entries
+WHERE company_id = $1 AND source_type = $2 AND source_id = $3 AND purpose = $4 AND status = $5`,
+		companyID, sourceType, sourceID, purpose, StatusPosted).Scan(&id)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return "", false, nil
+	case err != nil:
+		return "", false, fmt.Errorf("find journal entry of %s %s: %w", sourceType, sourceID, err)
+	}
+	return id, true, nil
+}
+
+// loadEntry reads an entry with its lines; ErrNotFound when absent.
+func loadEntry(ctx context.Context, q db.Querier, id string) (Entry, error) {
+	var (
+		e                      Entry
+		number                 sql.NullInt64
+		currency               string
+		reversalOf, reversedBy sql.NullString
+		postedAt               sql.NullTime
+	)
+	err := q.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM journal_entries WHERE id = $1`, id).Scan(
+		&e.ID, &e.CompanyID, &e.Status, &number, &e.Date, &currency, &e.Memo, &e.SourceType, &e.SourceID, &e.Purpose,
+		&reversalOf, &reversedBy, &e.CreatedAt, &postedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, ErrNotFound
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("read journal entry %s: %w", id, err)
+	}
+	e.Number, e.Currency = number.Int64, money.Currency(currency)
+	e.ReversalOf, e.ReversedBy = reversalOf.String, reversedBy.String
+	e.CreatedAt = e.CreatedAt.UTC()
+	if postedAt.Valid {
+		t := postedAt.Time.UTC()
+		e.PostedAt = &t
+	}
+	rows, err := q.QueryContext(ctx, `SELECT line_no, account_id, debit, credit, txn_currency, txn_amount, memo
+FROM journal_lines WHERE entry_id = $1 ORDER BY line_no`, id)
+	if err != nil {
+		return Entry{}, fmt.Errorf("read lines of journal entry %s: %w", id, err)
+	}
+	e.Lines, err = db.Collect(rows, func(rows *sql.Rows) (EntryLine, error) {
+		var l EntryLine
+		var txnCurrency string
+		err := rows.Scan(&l.LineNo, &l.AccountID, money.Amount(&l.Debit), money.Amount(&l.Credit), &txnCurrency,
+			money.Amount(&l.TxnAmount), &l.Memo)
+		l.TxnCurrency = money.Currency(txnCurrency)
+		// Stored at scale 4, shown with the currency's minor units; stored
+		// amounts never have more places, so this only trims zeros.
+		l.Debit = money.RoundAmount(l.Debit, e.Currency, money.HalfEven)
+		l.Credit = money.RoundAmount(l.Credit, e.Currency, money.HalfEven)
+		l.TxnAmount = money.RoundAmount(l.TxnAmount, l.TxnCurrency, money.HalfEven)
+		return l, err
+	})
+	if err != nil {
+		return Entry{}, fmt.Errorf("read lines of journal entry %s: %w", id, err)
+	}
+	return e, nil
+}
+
+// trialBalance sums posted lines per account with SQL SUM over the scaled
+// integers: exact on both engines (PostgreSQL's SUM(bigint) is numeric,
+// SQLite's integer SUM fails rather than overflow).
+func trialBalance(ctx context.Context, q db.Querier, companyID, asOf string) ([]Balance, error) {
+	rows, err := q.QueryContext(ctx, `SELECT l.account_id, SUM(l.debit), SUM(l.credit)
+FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+WHERE e.company_id = $1 AND e.status = $2 AND e.entry_date <= $3
+GROUP BY l.account_id ORDER BY l.account_id`, companyID, StatusPosted, asOf)
+	if err != nil {
+		return nil, fmt.Errorf("trial balance of %s: %w", companyID, err)
+	}
+	out, err := db.Collect(rows, func(rows *sql.Rows) (Balance, error) {
+		var b Balance
+		err := rows.Scan(&b.AccountID, money.Amount(&b.Debit), money.Amount(&b.Credit))
+		b.Balance = b.Debit.Sub(b.Credit)
+		return b, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("trial balance of %s: %w", companyID, err)
+	}
+	return out, nil
+}
+
+func nullString(s string) sql.NullString { return sql.NullString{String: s, Valid: s != ""} }
