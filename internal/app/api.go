@@ -10,6 +10,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/catalog"
 	"github.com/mainstay-erp/mainstay/internal/company"
 	"github.com/mainstay-erp/mainstay/internal/ledger/chart"
+	"github.com/mainstay-erp/mainstay/internal/ledger/ledgerapi"
 	"github.com/mainstay-erp/mainstay/internal/partners"
 	"github.com/mainstay-erp/mainstay/internal/platform/apidocs"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -76,6 +77,7 @@ func (a *App) buildAPI() error {
 	})
 	rest.MountBatch(api, a.db)
 	auditapi.Mount(api, a.db)
+	ledgerapi.Mount(api, a.db)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{
 		"customer": {

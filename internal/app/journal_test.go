@@ -1,0 +1,86 @@
+package app_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/mainstay-erp/mainstay/internal/platform/apitest"
+	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
+)
+
+func accountByCode(t *testing.T, c *apitest.Caller, code string) string {
+	t.Helper()
+	list := c.Do(t, "GET", "/v1/accounts?filter=code%20%3D%20%22"+code+"%22", nil).Expect(t, 200).JSON(t)["data"].([]any)
+	if len(list) != 1 {
+		t.Fatalf("account %s: %v", code, list)
+	}
+	return list[0].(map[string]any)["id"].(string)
+}
+
+func TestJournalOverHTTP(t *testing.T) {
+	forEngines(t, func(t *testing.T, e db.Engine) {
+		w := newWorld(t, e)
+		bank, revenue := accountByCode(t, w.admin, "1000"), accountByCode(t, w.admin, "4000")
+		entry := func(amount string) map[string]any {
+			return map[string]any{"date": "2026-11-27", "memo": "cash sale", "lines": []any{
+				map[string]any{"account_id": bank, "debit": amount}, map[string]any{"account_id": revenue, "credit": amount}}}
+		}
+		dry := w.admin.Do(t, "POST", "/v1/journal-entries?dry_run=true", entry("100.00")).Expect(t, 200).JSON(t)
+		if dry["status"] != "posted" {
+			t.Fatalf("dry run %v", dry)
+		}
+		tb := w.admin.Do(t, "GET", "/v1/reports/trial-balance?as_of=2026-12-31", nil).Expect(t, 200).JSON(t)
+		if n := len(tb["lines"].([]any)); n != 0 {
+			t.Fatalf("a dry run wrote %d balances", n)
+		}
+		posted := w.admin.Do(t, "POST", "/v1/journal-entries", entry("100.00")).Expect(t, 201).JSON(t)
+		if posted["number"] != float64(1) {
+			t.Fatalf("first entry %v", posted)
+		}
+		id := posted["id"].(string)
+		unbalanced := entry("100.00")
+		unbalanced["lines"].([]any)[1].(map[string]any)["credit"] = "99.99"
+		w.admin.Do(t, "POST", "/v1/journal-entries", unbalanced).ExpectProblem(t, 422, apperr.Invalid)
+		stranger := newCompanyCaller(t, w)
+		foreign := accountByCode(t, stranger, "1000")
+		bad := entry("5.00")
+		bad["lines"].([]any)[0].(map[string]any)["account_id"] = foreign
+		p := w.admin.Do(t, "POST", "/v1/journal-entries", bad).ExpectProblem(t, 422, apperr.Invalid)
+		if !apitest.HasPointer(p, "/lines/0/account_id") {
+			t.Fatalf("foreign account not pointed at: %+v", p.Errors)
+		}
+		stranger.Do(t, "GET", "/v1/journal-entries/"+id, nil).ExpectProblem(t, 404, apperr.NotFound)
+		stranger.Do(t, "POST", "/v1/journal-entries/"+id+"/reverse", map[string]any{"date": "2026-11-28"}).ExpectProblem(t, 404, apperr.NotFound)
+		rev := w.admin.Do(t, "POST", "/v1/journal-entries/"+id+"/reverse", map[string]any{"date": "2026-11-28"}).Expect(t, 201).JSON(t)
+		if rev["reversal_of"] != id || rev["number"] != float64(2) {
+			t.Fatalf("reversal %v", rev)
+		}
+		w.admin.Do(t, "POST", "/v1/journal-entries/"+id+"/reverse", map[string]any{"date": "2026-11-28"}).ExpectProblem(t, 409, apperr.Conflict)
+		tb = w.admin.Do(t, "GET", "/v1/reports/trial-balance?as_of=2026-11-27", nil).Expect(t, 200).JSON(t)
+		if !strings.Contains(tbString(tb), `"debit":"100`) {
+			t.Fatalf("trial balance on the 27th: %v", tb)
+		}
+		got := w.admin.Do(t, "GET", "/v1/journal-entries/"+id, nil).Expect(t, 200).JSON(t)
+		if got["reversed_by"] != rev["id"] {
+			t.Fatalf("original after reversal: %v", got)
+		}
+	})
+}
+
+func tbString(m map[string]any) string {
+	var b strings.Builder
+	for _, l := range m["lines"].([]any) {
+		for k, v := range l.(map[string]any) {
+			b.WriteString(`"` + k + `":"` + toString(v) + `",`)
+		}
+	}
+	return b.String()
+}
+
+func toString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	return ""
+}
