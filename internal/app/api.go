@@ -78,6 +78,7 @@ func (a *App) buildAPI() error {
 	rest.MountBatch(api, a.db)
 	auditapi.Mount(api, a.db)
 	ledgerapi.Mount(api, a.db)
+	ledgerapi.MountPeriods(api, a.db)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{
 		"customer": {

@@ -84,3 +84,40 @@ func toString(v any) string {
 	}
 	return ""
 }
+
+// Closing a period locks it for postings and reversals; only an admin
+// reopens it.
+func TestFiscalPeriods(t *testing.T) {
+	forEngines(t, func(t *testing.T, e db.Engine) {
+		w := newWorld(t, e)
+		year := w.admin.Do(t, "POST", "/v1/fiscal-years", map[string]any{"year": 2026}).Expect(t, 201).JSON(t)["data"].([]any)
+		if len(year) != 12 {
+			t.Fatalf("%d periods", len(year))
+		}
+		nov := year[10].(map[string]any)
+		if nov["start"] != "2026-11-01" || nov["end"] != "2026-11-30" {
+			t.Fatalf("November %v", nov)
+		}
+		w.admin.Do(t, "POST", "/v1/fiscal-years", map[string]any{"year": 2026}).ExpectProblem(t, 409, apperr.Conflict)
+		bank, revenue := accountByCode(t, w.admin, "1000"), accountByCode(t, w.admin, "4000")
+		entry := func(date string) map[string]any {
+			return map[string]any{"date": date, "lines": []any{
+				map[string]any{"account_id": bank, "debit": "10.00"}, map[string]any{"account_id": revenue, "credit": "10.00"}}}
+		}
+		posted := w.admin.Do(t, "POST", "/v1/journal-entries", entry("2026-11-10")).Expect(t, 201).JSON(t)
+		finance := w.s.As(t, []string{"finance"}, w.company)
+		finance.Do(t, "POST", "/v1/fiscal-periods/"+nov["id"].(string)+"/close", nil).Expect(t, 200)
+		p := w.admin.Do(t, "POST", "/v1/journal-entries", entry("2026-11-15")).ExpectProblem(t, 409, apperr.Conflict)
+		if !strings.Contains(p.Detail, "closed") {
+			t.Fatalf("closed period: %s", p.Detail)
+		}
+		w.admin.Do(t, "POST", "/v1/journal-entries/"+posted["id"].(string)+"/reverse", map[string]any{"date": "2026-11-20"}).ExpectProblem(t, 409, apperr.Conflict)
+		// A reversal dated into an open period is the way to correct it.
+		w.admin.Do(t, "POST", "/v1/journal-entries/"+posted["id"].(string)+"/reverse", map[string]any{"date": "2026-12-01"}).Expect(t, 201)
+		w.admin.Do(t, "POST", "/v1/journal-entries", entry("2026-12-02")).Expect(t, 201)
+		finance.Do(t, "POST", "/v1/fiscal-periods/"+nov["id"].(string)+"/reopen", nil).ExpectProblem(t, 403, apperr.Forbidden)
+		w.admin.Do(t, "POST", "/v1/fiscal-periods/"+nov["id"].(string)+"/reopen", nil).Expect(t, 200)
+		w.admin.Do(t, "POST", "/v1/journal-entries", entry("2026-11-15")).Expect(t, 201)
+		newCompanyCaller(t, w).Do(t, "POST", "/v1/fiscal-periods/"+nov["id"].(string)+"/close", nil).ExpectProblem(t, 404, apperr.NotFound)
+	})
+}

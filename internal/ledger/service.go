@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mainstay-erp/mainstay/internal/ledger/periods"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/audit"
@@ -36,6 +37,11 @@ func Post(ctx context.Context, tx *db.Tx, p Posting) (Entry, error) {
 // transaction commits; the savepoint keeps the caller's transaction usable
 // so that the winner's entry can be read and compared instead.
 func post(ctx context.Context, tx *db.Tx, p Posting, reversalOf string) (Entry, error) {
+	// Closed periods refuse every dated source; a retry of an entry that
+	// already exists was answered before this point.
+	if err := periods.CheckOpen(ctx, tx, p.CompanyID, p.Date); err != nil {
+		return Entry{}, err
+	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT ledger_post"); err != nil {
 		return Entry{}, fmt.Errorf("post journal entry: %w", err)
 	}
@@ -158,6 +164,9 @@ func PostDraft(ctx context.Context, tx *db.Tx, entryID string) (Entry, error) {
 		p.Lines = append(p.Lines, Line{AccountID: l.AccountID, Debit: l.Debit, Credit: l.Credit, Memo: l.Memo})
 	}
 	if err := validate(p, true); err != nil {
+		return Entry{}, err
+	}
+	if err := periods.CheckOpen(ctx, tx, p.CompanyID, p.Date); err != nil {
 		return Entry{}, err
 	}
 	if p.SourceType != "" {

@@ -5,6 +5,7 @@ package ledgerapi
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -171,6 +172,21 @@ func Mount(api *rest.API, d *db.DB) {
 		}
 		return rest.Respond(w, r, http.StatusOK, TrialBalance{CompanyID: company, AsOf: asOf, Currency: currency, Lines: lines})
 	})
+}
+
+// fiscalYearStart reads fiscal_year_start (MM-DD) from a company's stored
+// document.
+func fiscalYearStart(doc string) (string, error) {
+	var c struct {
+		FiscalYearStart string `json:"fiscal_year_start"`
+	}
+	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+		return "", fmt.Errorf("company document: %w", err)
+	}
+	if c.FiscalYearStart == "" {
+		return "01-01", nil
+	}
+	return c.FiscalYearStart, nil
 }
 
 // visibleEntry is an entry of a company the caller works in; any other is
