@@ -121,3 +121,49 @@ func TestFiscalPeriods(t *testing.T) {
 		newCompanyCaller(t, w).Do(t, "POST", "/v1/fiscal-periods/"+nov["id"].(string)+"/close", nil).ExpectProblem(t, 404, apperr.NotFound)
 	})
 }
+
+// A non-negative account (stock) never goes below zero, even when postings
+// race for its last units.
+func TestNonNegativeAccounts(t *testing.T) {
+	forEngines(t, func(t *testing.T, e db.Engine) {
+		w := newWorld(t, e)
+		stock, bank := accountByCode(t, w.admin, "1200"), accountByCode(t, w.admin, "1000")
+		move := func(debit, credit, amount string) map[string]any {
+			return map[string]any{"date": "2026-11-27", "lines": []any{
+				map[string]any{"account_id": debit, "debit": amount}, map[string]any{"account_id": credit, "credit": amount}}}
+		}
+		w.admin.Do(t, "POST", "/v1/journal-entries", move(bank, stock, "10.00")).ExpectProblem(t, 409, apperr.Conflict)
+		w.admin.Do(t, "POST", "/v1/journal-entries", move(stock, bank, "100.00")).Expect(t, 201)
+		// The bank is not flagged: it may go negative.
+		w.admin.Do(t, "POST", "/v1/journal-entries", move(stock, bank, "1.00")).Expect(t, 201)
+		start := make(chan struct{})
+		results := make(chan int, 6)
+		for range 6 {
+			go func() {
+				<-start
+				results <- w.admin.Do(t, "POST", "/v1/journal-entries", move(bank, stock, "30.00")).Status
+			}()
+		}
+		close(start)
+		ok := 0
+		for range 6 {
+			switch s := <-results; s {
+			case 201:
+				ok++
+			case 409:
+			default:
+				t.Errorf("racing credit: %d", s)
+			}
+		}
+		if ok != 3 {
+			t.Fatalf("%d credits of 30 against 101 succeeded, want 3", ok)
+		}
+		tb := w.admin.Do(t, "GET", "/v1/reports/trial-balance?as_of=2026-12-31", nil).Expect(t, 200).JSON(t)
+		for _, l := range tb["lines"].([]any) {
+			m := l.(map[string]any)
+			if m["account_id"] == stock && !strings.HasPrefix(m["balance"].(string), "11") {
+				t.Fatalf("stock balance %v, want 11", m["balance"])
+			}
+		}
+	})
+}

@@ -42,6 +42,9 @@ func post(ctx context.Context, tx *db.Tx, p Posting, reversalOf string) (Entry, 
 	if err := periods.CheckOpen(ctx, tx, p.CompanyID, p.Date); err != nil {
 		return Entry{}, err
 	}
+	if err := checkNonNegative(ctx, tx, p); err != nil {
+		return Entry{}, err
+	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT ledger_post"); err != nil {
 		return Entry{}, fmt.Errorf("post journal entry: %w", err)
 	}

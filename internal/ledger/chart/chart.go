@@ -51,6 +51,7 @@ var Spec = resource.Spec[Account]{
 		{Field: query.Field{Name: "type", Column: "type", Kind: query.Enum, Values: []string{Asset, Liability, Equity, Income, Expense}, Sortable: true}, Value: func(a *Account) any { return a.Type }},
 		{Field: query.Field{Name: "parent_id", Column: "parent_id", Kind: query.String}, Value: func(a *Account) any { return a.ParentID }},
 		{Field: query.Field{Name: "role", Column: "role", Kind: query.String}, Unique: true, Value: func(a *Account) any { return a.Role }},
+		{Field: query.Field{Name: "non_negative", Column: "non_negative", Kind: query.Bool}, Value: func(a *Account) any { return a.NonNegative }},
 		{Field: query.Field{Name: "active", Column: "active", Kind: query.Bool}, Value: func(a *Account) any { return a.Active }},
 	},
 	Refs:     []resource.Ref[Account]{{Pointer: "/parent_id", Target: "accounts", IDs: func(a *Account) []string { return []string{a.ParentID} }}},

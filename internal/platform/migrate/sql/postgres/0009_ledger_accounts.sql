@@ -15,6 +15,7 @@ CREATE TABLE accounts (
     type        TEXT NOT NULL,
     parent_id   TEXT NOT NULL,
     role        TEXT NOT NULL,
+    non_negative BOOLEAN NOT NULL,
     active      BOOLEAN NOT NULL
 );
 CREATE UNIQUE INDEX accounts_external_id ON accounts (company_id, external_id) WHERE external_id <> '';
