@@ -125,7 +125,8 @@ func (r *Resource[T, PT]) GetByExternalID(ctx context.Context, companyID, extern
 func (r *Resource[T, PT]) loadScoped(ctx context.Context, q db.Querier, companyID, externalID string, lock bool) (Versioned[T], error) {
 	args := []any{externalID, companyID}
 	sqlText := "SELECT id, version, doc, company_id FROM " + r.kind.table + " WHERE external_id = $1 AND company_id = $2"
-	return r.scan(ctx, q, sqlText, args, lock, externalID)
+	var company string
+	return r.scanCompany(ctx, q, sqlText, args, lock, externalID, &company)
 }
 
 func (r *Resource[T, PT]) load(ctx context.Context, q db.Querier, where string, arg any, lock bool) (Versioned[T], string, error) {
@@ -137,11 +138,6 @@ func (r *Resource[T, PT]) load(ctx context.Context, q db.Querier, where string, 
 	var c string
 	v, err := r.scanCompany(ctx, q, sqlText, []any{arg}, lock, fmt.Sprint(arg), &c)
 	return v, c, err
-}
-
-func (r *Resource[T, PT]) scan(ctx context.Context, q db.Querier, sqlText string, args []any, lock bool, label string) (Versioned[T], error) {
-	var c string
-	return r.scanCompany(ctx, q, sqlText, args, lock, label, &c)
 }
 
 func (r *Resource[T, PT]) scanCompany(ctx context.Context, q db.Querier, sqlText string, args []any, lock bool, label string, company *string) (Versioned[T], error) {

@@ -67,6 +67,7 @@ type Operation struct {
 // API is the /v1 route table and its OpenAPI document.
 type API struct {
 	mux      *http.ServeMux
+	handler  http.Handler // mux with problem answers for unknown routes
 	registry huma.Registry
 	doc      *huma.OpenAPI
 	mu       sync.Mutex
@@ -126,7 +127,8 @@ func NewAPI(title, version, issuer string) *API {
 		},
 	}
 	reg.Schema(reflect.TypeOf(apperr.Problem{}), true, "Problem")
-	return &API{mux: http.NewServeMux(), registry: reg, doc: doc, ops: map[string]Operation{}}
+	mux := http.NewServeMux()
+	return &API{mux: mux, handler: httpx.Problems(mux), registry: reg, doc: doc, ops: map[string]Operation{}}
 }
 
 // Mux is the route table (tests mount extra routes on it).
@@ -137,7 +139,7 @@ func (a *API) Registry() huma.Registry { return a.registry }
 
 // ServeHTTP routes to the operations; unknown routes are problems.
 func (a *API) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	httpx.Problems(a.mux).ServeHTTP(w, r)
+	a.handler.ServeHTTP(w, r)
 }
 
 // Handle mounts an operation: the scope is checked before the handler
