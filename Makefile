@@ -2,7 +2,7 @@
 .PHONY: run test lint bench build
 
 run:
-	go run ./cmd/mainstay serve
+	go run ./cmd/mainstay serve --demo
 
 test:
 	go test ./...
