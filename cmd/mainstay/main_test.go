@@ -20,6 +20,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/dbtest"
 	"github.com/mainstay-erp/mainstay/internal/platform/migrate"
+	"github.com/mainstay-erp/mainstay/internal/platform/money"
 )
 
 var binary string
@@ -283,6 +284,70 @@ func TestDemoPrintsAWorkingCurl(t *testing.T) {
 	}
 	if len(page.Data) == 0 || !strings.HasPrefix(page.Data[0].SKU, "DEMO-") || page.NextPageToken == "" {
 		t.Fatalf("demo products missing: %s", out)
+	}
+	// The demo books: opening balances, a USD sale paid at a better rate,
+	// payroll; the trial balance balances.
+	tbCurl := fmt.Sprintf(`curl -s -H "Authorization: Bearer $TOKEN" 'http://%s/v1/reports/trial-balance?as_of=%d-12-31'`, addr, time.Now().Year())
+	out, err = exec.Command("bash", "-c", script[0]+"\n"+tbCurl).CombinedOutput()
+	if err != nil {
+		t.Fatalf("trial balance: %v\n%s", err, out)
+	}
+	var tb struct {
+		Lines []struct {
+			Debit   string `json:"debit"`
+			Credit  string `json:"credit"`
+			Balance string `json:"balance"`
+		} `json:"lines"`
+	}
+	if err := json.Unmarshal(out, &tb); err != nil {
+		t.Fatalf("not a trial balance: %v\n%s", err, out)
+	}
+	balances := map[string]bool{}
+	var sum money.Decimal
+	for _, l := range tb.Lines {
+		b := money.MustParse(l.Balance)
+		sum = sum.Add(b)
+		balances[b.Normalize().String()] = true
+	}
+	// Bank 48,500 + 1,900 − 4,200; exchange gain 60 (USD 2,000 at 0.92,
+	// paid at 0.95).
+	if !sum.IsZero() || !balances["46200"] || !balances["-60"] || !balances["-30000"] {
+		t.Fatalf("demo trial balance (sum %s): %s", sum, out)
+	}
+	// Demo stock in two warehouses, valued in the ledger.
+	valCurl := fmt.Sprintf(`curl -s -H "Authorization: Bearer $TOKEN" 'http://%s/v1/reports/inventory-valuation?as_of=%d-12-31'`, addr, time.Now().Year())
+	out, err = exec.Command("bash", "-c", script[0]+"\n"+valCurl).CombinedOutput()
+	if err != nil {
+		t.Fatalf("inventory valuation: %v\n%s", err, out)
+	}
+	var val struct {
+		Products []any  `json:"products"`
+		Total    string `json:"total"`
+	}
+	if err := json.Unmarshal(out, &val); err != nil || len(val.Products) != 30 || money.MustParse(val.Total).Sign() <= 0 {
+		t.Fatalf("demo stock valuation (%v): %s", err, out)
+	}
+	if !balances[money.MustParse(val.Total).Normalize().String()] {
+		t.Fatalf("demo stock valued at %s, not an inventory balance of the trial balance", val.Total)
+	}
+	// The README tour's checkout: priced, taxed, shipping quoted, reserved.
+	checkout := fmt.Sprintf(`curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d '{"external_id":"web-1001",`+
+		`"customer":{"external_id":"shopper-1","name":"Erika Mustermann"},"ship_to":{"country":"DE","postal_code":"10115","city":"Berlin"},`+
+		`"lines":[{"sku":"DEMO-001","quantity":"2"},{"sku":"DEMO-007","quantity":"1"}]}' 'http://%s/v1/orders/checkout'`, addr)
+	out, err = exec.Command("bash", "-c", script[0]+"\n"+checkout).CombinedOutput()
+	if err != nil {
+		t.Fatalf("checkout: %v\n%s", err, out)
+	}
+	var order struct {
+		Status     string `json:"status"`
+		GrossTotal string `json:"gross_total"`
+		Shipping   *struct {
+			CarrierCode string `json:"carrier_code"`
+		} `json:"shipping"`
+	}
+	if err := json.Unmarshal(out, &order); err != nil || order.Status != "confirmed" || order.Shipping == nil || order.Shipping.CarrierCode != "DHL" ||
+		money.MustParse(order.GrossTotal).Sign() <= 0 {
+		t.Fatalf("demo checkout (%v): %s", err, out)
 	}
 }
 

@@ -9,8 +9,16 @@ import (
 
 	"github.com/mainstay-erp/mainstay/internal/catalog"
 	"github.com/mainstay-erp/mainstay/internal/company"
+	"github.com/mainstay-erp/mainstay/internal/finance/collections"
+	"github.com/mainstay-erp/mainstay/internal/finance/payments"
+	"github.com/mainstay-erp/mainstay/internal/inventory"
+	"github.com/mainstay-erp/mainstay/internal/inventory/counts"
+	"github.com/mainstay-erp/mainstay/internal/inventory/inventoryapi"
+	"github.com/mainstay-erp/mainstay/internal/inventory/sites"
 	"github.com/mainstay-erp/mainstay/internal/ledger/chart"
+	"github.com/mainstay-erp/mainstay/internal/ledger/fx"
 	"github.com/mainstay-erp/mainstay/internal/ledger/ledgerapi"
+	"github.com/mainstay-erp/mainstay/internal/ledger/rules"
 	"github.com/mainstay-erp/mainstay/internal/partners"
 	"github.com/mainstay-erp/mainstay/internal/platform/apidocs"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -27,6 +35,11 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/resource"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 	"github.com/mainstay-erp/mainstay/internal/privacy"
+	"github.com/mainstay-erp/mainstay/internal/sales/availability"
+	"github.com/mainstay-erp/mainstay/internal/sales/invoicing"
+	"github.com/mainstay-erp/mainstay/internal/sales/orders"
+	"github.com/mainstay-erp/mainstay/internal/sales/pricing"
+	"github.com/mainstay-erp/mainstay/internal/sales/shipping"
 )
 
 // Services are the business modules, for code that calls them directly
@@ -40,6 +53,14 @@ type Services struct {
 	Customers     *resource.Resource[partners.Customer, *partners.Customer]
 	Suppliers     *resource.Resource[partners.Supplier, *partners.Supplier]
 	Accounts      *chart.Accounts
+	ExchangeRates *fx.Rates
+	PostingRules  *rules.Rules
+	Warehouses    *sites.Warehouses
+	Locations     *sites.Locations
+	ReorderRules  *sites.ReorderRules
+	PriceLists    *pricing.PriceLists
+	TaxRates      *pricing.TaxRates
+	Carriers      *shipping.Carriers
 }
 
 // buildAPI assembles /v1: every module's routes on one API, whose OpenAPI
@@ -57,11 +78,27 @@ func (a *App) buildAPI() error {
 		Customers:     resource.Register[partners.Customer](eng, partners.CustomerSpec),
 		Suppliers:     resource.Register[partners.Supplier](eng, partners.SupplierSpec),
 		Accounts:      resource.Register[chart.Account](eng, chart.Spec),
+		ExchangeRates: resource.Register[fx.Rate](eng, fx.Spec),
+		PostingRules:  resource.Register[rules.Rule](eng, rules.Spec),
+		Warehouses:    resource.Register[sites.Warehouse](eng, sites.WarehouseSpec),
+		Locations:     resource.Register[sites.Location](eng, sites.LocationSpec),
+		ReorderRules:  resource.Register[sites.ReorderRule](eng, sites.ReorderRuleSpec),
+		PriceLists:    resource.Register[pricing.PriceList](eng, pricing.PriceListSpec),
+		TaxRates:      resource.Register[pricing.TaxRateRecord](eng, pricing.TaxRateSpec),
+		Carriers:      resource.Register[shipping.Carrier](eng, shipping.Spec),
 	}
+	sites.AddDefaultLocations(a.services.Warehouses, a.services.Locations)
+	pricing.Wire(a.services.PriceLists)
+	// Stock history needs the products and locations it names.
+	a.services.Products.BeforeDelete(inventory.RefuseDeleteIfMoved("Product", "product_id"))
+	a.services.Locations.BeforeDelete(inventory.RefuseDeleteIfMoved("Location", "from_location_id", "to_location_id"))
 	// Every new company starts with the standard chart of accounts, in the
 	// transaction that creates it.
 	a.services.Companies.AfterCreate(func(ctx context.Context, tx *db.Tx, co *company.Company) error {
-		return chart.Seed(ctx, a.services.Accounts, co.ID)
+		if err := chart.Seed(ctx, a.services.Accounts, co.ID); err != nil {
+			return err
+		}
+		return rules.SeedDefaults(ctx, tx, a.services.PostingRules, co.ID)
 	})
 	api.Handle(rest.Operation{
 		ID: "getOperation", Method: http.MethodGet, Path: "/v1/operations/{id}", Tag: "Operations",
@@ -78,7 +115,19 @@ func (a *App) buildAPI() error {
 	rest.MountBatch(api, a.db)
 	auditapi.Mount(api, a.db)
 	ledgerapi.Mount(api, a.db)
+	inventoryapi.Mount(api, a.db)
+	a.orders = orders.New()
+	invoicing.Wire(a.orders)
+	orders.Mount(api, a.db, a.orders, checkoutCustomers{a.services.Customers})
+	invoicing.Mount(api, a.db)
+	counts.Mount(api, a.db)
 	ledgerapi.MountPeriods(api, a.db)
+	sites.Mount(api, a.db)
+	pricing.Mount(api, a.db)
+	shipping.Mount(api, a.db)
+	availability.Mount(api, a.db)
+	payments.Mount(api, a.db)
+	collections.Mount(api, a.db)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{
 		"customer": {

@@ -30,6 +30,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/ratelimit"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 	"github.com/mainstay-erp/mainstay/internal/platform/sequencer"
+	"github.com/mainstay-erp/mainstay/internal/sales/orders"
 )
 
 // App is a running Mainstay node.
@@ -49,6 +50,7 @@ type App struct {
 	api      *rest.API
 	spec     []byte
 	services Services
+	orders   *orders.Module
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup

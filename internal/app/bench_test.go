@@ -98,3 +98,31 @@ func (w *bench) run(b *testing.B, mk func() *http.Request, want int) {
 	})
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "req/s")
 }
+
+// BenchmarkCheckout measures one-call checkouts per second over HTTP: each
+// upserts its customer, prices and taxes a two-line cart, quotes shipping,
+// creates the order and reserves its stock, 16 clients at once:
+//
+//	go test ./internal/app -run '^$' -bench Checkout -benchtime 2000x
+func BenchmarkCheckout(b *testing.B) {
+	for _, eng := range dbtest.Engines {
+		b.Run(string(eng), func(b *testing.B) {
+			s := apitest.Start(b, eng)
+			w := setupWorld(b, s)
+			sh := newShop(b, stockWorldOn(b, w))
+			for _, p := range []string{sh.a, sh.b} {
+				sh.move(b, map[string]any{"type": "receipt", "product_id": p, "to_location_id": sh.bin, "quantity": "1000000", "unit_cost": "1"}).Expect(b, 201)
+			}
+			bw := &bench{s: s, hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}, token: w.admin.Token(b)}
+			var n atomic.Int64
+			bw.run(b, func() *http.Request {
+				i := n.Add(1)
+				body := fmt.Sprintf(`{"external_id":"bench-%d","customer":{"external_id":"c-%d","name":"Bench customer"},`+
+					`"ship_to":{"country":"DE","postal_code":"10115"},"lines":[{"sku":"MUG-1","quantity":"1"},{"sku":"TEA-1","quantity":"2"}]}`, i, i%50)
+				req, _ := http.NewRequest("POST", s.URL+"/v1/orders/checkout", bytes.NewBufferString(body))
+				req.Header.Set("Content-Type", "application/json")
+				return req
+			}, http.StatusCreated)
+		})
+	}
+}

@@ -35,7 +35,7 @@ func newWorld(t *testing.T, e db.Engine) *world {
 	return setupWorld(t, s)
 }
 
-func setupWorld(t *testing.T, s *apitest.Server) *world {
+func setupWorld(t testing.TB, s *apitest.Server) *world {
 	t.Helper()
 	root := s.As(t, []string{"admin"})
 	co := root.Do(t, "POST", "/v1/companies", map[string]any{"legal_name": "Acme GmbH", "base_currency": "EUR", "time_zone": "Europe/Berlin"}).
@@ -46,7 +46,7 @@ func setupWorld(t *testing.T, s *apitest.Server) *world {
 	return w
 }
 
-func (w *world) product(t *testing.T, sku, price string, extra ...string) map[string]any {
+func (w *world) product(t testing.TB, sku, price string, extra ...string) map[string]any {
 	t.Helper()
 	body := map[string]any{"sku": sku, "name": "Thing " + sku, "stock_unit_id": w.unit, "list_price": price, "currency": "EUR"}
 	for i := 0; i+1 < len(extra); i += 2 {

@@ -174,7 +174,13 @@ func (a *App) seedDemoData(ctx context.Context, company string) error {
 			return err
 		}
 	}
-	return nil
+	if err := a.seedDemoLedger(ctx, company); err != nil {
+		return err
+	}
+	if err := a.seedDemoStock(ctx, company); err != nil {
+		return err
+	}
+	return a.seedDemoSales(ctx, company)
 }
 
 // metaID returns the id of a created record.

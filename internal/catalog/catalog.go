@@ -4,9 +4,13 @@ package catalog
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 	"github.com/mainstay-erp/mainstay/internal/platform/query"
 	"github.com/mainstay-erp/mainstay/internal/platform/resource"
@@ -54,7 +58,12 @@ type Product struct {
 	Weight          *money.Decimal `json:"weight,omitempty"`
 	WeightUnit      string         `json:"weight_unit,omitempty" enum:"g,kg,oz,lb"`
 	Dimensions      *Dimensions    `json:"dimensions,omitempty"`
-	Active          bool           `json:"active" required:"false"`
+	// Inventory settings. Changing valuation_method or tracking once the
+	// product has stock moves is refused by the inventory module.
+	ValuationMethod    string `json:"valuation_method,omitempty" enum:"moving_average,fifo" doc:"How issues are costed: moving_average (the default) or fifo, company-wide."`
+	Tracking           string `json:"tracking,omitempty" enum:"none,lot,serial" doc:"none (the default), lot (every move names a lot) or serial (every unit its serial number)."`
+	AllowNegativeStock bool   `json:"allow_negative_stock,omitempty" doc:"Issues may take on hand below zero (drop-shipped or made-to-order goods); off by default."`
+	Active             bool   `json:"active" required:"false"`
 }
 
 // Dimensions of one stock unit.
@@ -126,8 +135,52 @@ var ProductSpec = resource.Spec[Product]{
 		{Pointer: "/sales_unit_id", Target: "units-of-measure", IDs: func(p *Product) []string { return []string{p.SalesUnitID} }},
 		{Pointer: "/tax_category_id", Target: "tax-categories", IDs: func(p *Product) []string { return []string{p.TaxCategoryID} }},
 	},
-	Defaults: map[string]any{"active": true, "sales_unit_factor": "1"},
-	Validate: validateProduct,
+	Defaults:    map[string]any{"active": true, "sales_unit_factor": "1"},
+	Validate:    validateProduct,
+	BeforeWrite: keepStockSettings,
+}
+
+// keepStockSettings refuses to change how a product is valued or tracked
+// once stock has moved: its cost layers, average and lots were built
+// under the old setting, and switching would misstate them. (It reads the
+// stock module's table: the one place the catalog knows about stock.)
+func keepStockSettings(ctx context.Context, tx *db.Tx, p *Product) error {
+	var doc string
+	err := tx.QueryRowContext(ctx, "SELECT doc FROM products WHERE id = $1", p.ID).Scan(&doc)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read product %s: %w", p.ID, err)
+	}
+	var old Product
+	if err := json.Unmarshal([]byte(doc), &old); err != nil {
+		return fmt.Errorf("decode product %s: %w", p.ID, err)
+	}
+	norm := func(v, def string) string {
+		if v == "" {
+			return def
+		}
+		return v
+	}
+	var fields []apperr.FieldError
+	if norm(old.ValuationMethod, "moving_average") != norm(p.ValuationMethod, "moving_average") {
+		fields = append(fields, apperr.FieldError{Pointer: "/valuation_method", Detail: "cannot change once stock has moved"})
+	}
+	if norm(old.Tracking, "none") != norm(p.Tracking, "none") {
+		fields = append(fields, apperr.FieldError{Pointer: "/tracking", Detail: "cannot change once stock has moved"})
+	}
+	if len(fields) == 0 {
+		return nil
+	}
+	var moved int
+	if err := tx.QueryRowContext(ctx, "SELECT COUNT(*) FROM stock_moves WHERE product_id = $1", p.ID).Scan(&moved); err != nil {
+		return fmt.Errorf("stock moves of %s: %w", p.ID, err)
+	}
+	if moved == 0 {
+		return nil
+	}
+	return apperr.New(apperr.Conflict, "Product %s has stock moves; its valuation method and tracking stay as they are.", p.ID).WithFields(fields...)
 }
 
 func validateProduct(_ context.Context, p *Product) []apperr.FieldError {

@@ -22,6 +22,9 @@ type Company struct {
 	TimeZone        string         `json:"time_zone" maxLength:"64" doc:"IANA time zone (e.g. Europe/Berlin); business dates and fiscal periods follow it."`
 	FiscalYearStart string         `json:"fiscal_year_start" pattern:"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$" doc:"Month and day the fiscal year starts, MM-DD."`
 	RoundingMode    string         `json:"rounding_mode" required:"false" enum:"half_even,half_up" doc:"How amounts are rounded to the currency's minor unit; half_even unless chosen otherwise."`
+	TaxRounding     string         `json:"tax_rounding,omitempty" required:"false" enum:"line,document" doc:"Where sales tax is rounded to the currency's minor unit: line (the default) rounds each line's tax and sums the lines; document rounds once per tax category and rate over the sum of the lines' net amounts, then allocates that tax back to the lines (largest remainder) so they still add up. The two can differ by a few minor units on the same cart; see docs/storefront.md."`
+	InvoiceOn       string         `json:"invoice_on,omitempty" required:"false" enum:"shipment,confirmation" doc:"When sales orders are invoiced: on each shipment (the default, billing what shipped) or in full on confirmation."`
+	InvoiceSeries   string         `json:"invoice_series,omitempty" required:"false" pattern:"^[A-Za-z0-9_-]{1,20}$" doc:"Series invoice numbers are taken from, gaplessly; default INV (credit notes use CN)."`
 	Addresses       []Address      `json:"addresses,omitempty" maxItems:"20"`
 	TaxIDs          []TaxID        `json:"tax_ids,omitempty" maxItems:"20"`
 	Active          bool           `json:"active" required:"false"`
@@ -54,7 +57,7 @@ var Spec = resource.Spec[Company]{
 		{Field: query.Field{Name: "base_currency", Column: "base_currency", Kind: query.String, Sortable: true}, Value: func(c *Company) any { return string(c.BaseCurrency) }},
 		{Field: query.Field{Name: "active", Column: "active", Kind: query.Bool}, Value: func(c *Company) any { return c.Active }},
 	},
-	Defaults: map[string]any{"active": true, "rounding_mode": "half_even", "fiscal_year_start": "01-01", "time_zone": "UTC"},
+	Defaults: map[string]any{"active": true, "rounding_mode": "half_even", "tax_rounding": "line", "fiscal_year_start": "01-01", "time_zone": "UTC"},
 	Validate: validate,
 }
 

@@ -31,10 +31,25 @@ const ResourceType = "journal_entry"
 // it reverses.
 const PurposeReversal = "reversal"
 
-// Posting is what a module asks the ledger to post. Amounts are in the
-// company currency (Currency). SourceType, SourceID and Purpose identify
-// the business fact being booked (a shipment's cost of goods, an
-// invoice's revenue), so that posting it again is harmless.
+// Entry kinds.
+const (
+	KindNormal  = ""
+	KindClosing = "closing" // year-end closing: left out of profit and loss
+)
+
+// Kinds of lines the ledger adds itself.
+const (
+	LineRounding = "rounding" // conversion rounding, to the rounding account
+	LineFXGain   = "fx_gain"  // realized exchange gain on settlement
+	LineFXLoss   = "fx_loss"  // realized exchange loss on settlement
+)
+
+// Posting is what a module asks the ledger to post. Currency is the
+// company currency; each line may be in another (its transaction
+// currency), converted at the exchange rate of the posting date.
+// SourceType, SourceID and Purpose identify the business fact being
+// booked (a shipment's cost of goods, an invoice's revenue), so that
+// posting it again is harmless.
 type Posting struct {
 	CompanyID  string
 	Date       string // YYYY-MM-DD
@@ -43,16 +58,34 @@ type Posting struct {
 	SourceID   string
 	Purpose    string
 	Memo       string
+	Kind       string // KindNormal or KindClosing
 	Lines      []Line
 }
 
 // Line is one side of a posting: exactly one of Debit and Credit is
-// positive.
+// positive, in the line's currency.
 type Line struct {
 	AccountID string
 	Debit     money.Decimal
 	Credit    money.Decimal
-	Memo      string
+	// Currency is the transaction currency; empty means the company
+	// currency.
+	Currency money.Currency
+	// Rate, when positive, converts this line instead of the day's rate
+	// (a bank's actual rate on a payment).
+	Rate money.Decimal
+	// Settles names the foreign-currency line of an earlier entry (an
+	// invoice's receivable) this line pays off, in part or in full: the
+	// line then carries that line's carrying value, not today's rate, and
+	// the difference is the realized exchange gain or loss.
+	Settles *LineRef
+	Memo    string
+}
+
+// LineRef names a line of a posted entry.
+type LineRef struct {
+	EntryID string `json:"entry_id"`
+	LineNo  int    `json:"line_no"`
 }
 
 // Entry is a stored journal entry.
@@ -67,6 +100,7 @@ type Entry struct {
 	SourceType string         `json:"source_type,omitempty"`
 	SourceID   string         `json:"source_id,omitempty"`
 	Purpose    string         `json:"purpose,omitempty"`
+	Kind       string         `json:"kind,omitempty" doc:"closing for a year-end closing entry."`
 	ReversalOf string         `json:"reversal_of,omitempty"`
 	ReversedBy string         `json:"reversed_by,omitempty"`
 	CreatedAt  time.Time      `json:"created_at"`
@@ -74,9 +108,9 @@ type Entry struct {
 	Lines      []EntryLine    `json:"lines"`
 }
 
-// EntryLine is a stored line. TxnCurrency and TxnAmount keep the
-// transaction-currency figure (signed: debit positive); for now postings
-// are in the company currency, so they mirror Debit − Credit.
+// EntryLine is a stored line. Debit and Credit are in the company
+// currency; TxnCurrency and TxnAmount keep the transaction-currency figure
+// (signed: debit positive) and Rate the conversion between them.
 type EntryLine struct {
 	LineNo      int            `json:"line_no"`
 	AccountID   string         `json:"account_id"`
@@ -84,6 +118,9 @@ type EntryLine struct {
 	Credit      money.Decimal  `json:"credit"`
 	TxnCurrency money.Currency `json:"txn_currency"`
 	TxnAmount   money.Decimal  `json:"txn_amount"`
+	Rate        money.Decimal  `json:"rate" doc:"Company-currency units per unit of txn_currency (1 for the company currency)."`
+	Kind        string         `json:"kind,omitempty" enum:"rounding,fx_gain,fx_loss" doc:"Set on lines the ledger added: conversion rounding or a realized exchange difference."`
+	Settles     *LineRef       `json:"settles,omitempty" doc:"The foreign-currency line this line settles."`
 	Memo        string         `json:"memo"`
 }
 

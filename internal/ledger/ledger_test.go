@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"strings"
 	"sync"
@@ -14,7 +15,16 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+// testMainHooks run after flags are parsed, before the tests.
+var testMainHooks []func()
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	for _, h := range testMainHooks {
+		h()
+	}
+	dbtest.Main(m)
+}
 
 const company = "co_test"
 
@@ -490,7 +500,7 @@ func TestDrafts(t *testing.T) {
 		_, err = inTx(func(tx *db.Tx) (ledger.Entry, error) { return ledger.PostDraft(ctx, tx, draft.ID) })
 		wantCode(t, err, apperr.Invalid, "does not balance")
 		// A draft's lines can still change, even with raw SQL.
-		if _, err := dbh.ExecContext(ctx, `UPDATE journal_lines SET credit = 1000000 WHERE entry_id = $1 AND line_no = 2`, draft.ID); err != nil {
+		if _, err := dbh.ExecContext(ctx, `UPDATE journal_lines SET credit = 1000000, txn_amount = -1000000 WHERE entry_id = $1 AND line_no = 2`, draft.ID); err != nil {
 			t.Fatalf("editing a draft line: %v", err)
 		}
 		posted, err := inTx(func(tx *db.Tx) (ledger.Entry, error) { return ledger.PostDraft(ctx, tx, draft.ID) })

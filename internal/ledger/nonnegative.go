@@ -17,9 +17,9 @@ import (
 // accounts are locked — their row, in a stable order so posters never
 // deadlock — so postings to other accounts never wait on each other
 // (DESIGN §5: no hot rows). The balance is derived from the posted lines.
-func checkNonNegative(ctx context.Context, tx *db.Tx, p Posting) error {
+func checkNonNegative(ctx context.Context, tx *db.Tx, companyID string, lines []EntryLine) error {
 	effect := map[string]money.Decimal{}
-	for _, l := range p.Lines {
+	for _, l := range lines {
 		effect[l.AccountID] = effect[l.AccountID].Add(l.Debit).Sub(l.Credit)
 	}
 	ids := make([]string, 0, len(effect))
@@ -35,7 +35,7 @@ func checkNonNegative(ctx context.Context, tx *db.Tx, p Posting) error {
 	}
 	for _, id := range ids {
 		var nonNegative bool
-		err := tx.QueryRowContext(ctx, "SELECT non_negative FROM accounts WHERE id = $1 AND company_id = $2"+lock, id, p.CompanyID).Scan(&nonNegative)
+		err := tx.QueryRowContext(ctx, "SELECT non_negative FROM accounts WHERE id = $1 AND company_id = $2"+lock, id, companyID).Scan(&nonNegative)
 		if errors.Is(err, sql.ErrNoRows) || (err == nil && !nonNegative) {
 			continue
 		}
@@ -45,7 +45,7 @@ func checkNonNegative(ctx context.Context, tx *db.Tx, p Posting) error {
 		var balance money.Decimal
 		err = tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.debit - l.credit), 0) FROM journal_lines l
 JOIN journal_entries e ON e.id = l.entry_id WHERE e.company_id = $1 AND e.status = 'posted' AND l.account_id = $2`,
-			p.CompanyID, id).Scan(money.Amount(&balance))
+			companyID, id).Scan(money.Amount(&balance))
 		if err != nil {
 			return fmt.Errorf("balance of account %s: %w", id, err)
 		}

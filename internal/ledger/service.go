@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
+
 	"github.com/mainstay-erp/mainstay/internal/ledger/periods"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -11,6 +13,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/events"
 	"github.com/mainstay-erp/mainstay/internal/platform/id"
+	"github.com/mainstay-erp/mainstay/internal/platform/money"
 )
 
 // Post validates p and posts it in tx, the caller's transaction, so the
@@ -29,29 +32,46 @@ func Post(ctx context.Context, tx *db.Tx, p Posting) (Entry, error) {
 			return e, err
 		}
 	}
-	return post(ctx, tx, p, "")
+	return post(ctx, tx, p, "", nil)
 }
 
-// post writes a validated posting. A concurrent posting of the same source
-// triple on PostgreSQL surfaces as a unique violation once the other
-// transaction commits; the savepoint keeps the caller's transaction usable
-// so that the winner's entry can be read and compared instead.
-func post(ctx context.Context, tx *db.Tx, p Posting, reversalOf string) (Entry, error) {
+// post writes a validated posting. lines are the stored lines when the
+// caller built them (a reversal mirrors its original exactly); otherwise
+// the posting's lines are converted into the company currency here.
+//
+// A concurrent posting of the same source triple on PostgreSQL surfaces
+// as a unique violation once the other transaction commits; the savepoint
+// keeps the caller's transaction usable so that the winner's entry can be
+// read and compared instead.
+func post(ctx context.Context, tx *db.Tx, p Posting, reversalOf string, lines []EntryLine) (Entry, error) {
 	// Closed periods refuse every dated source; a retry of an entry that
-	// already exists was answered before this point.
-	if err := periods.CheckOpen(ctx, tx, p.CompanyID, p.Date); err != nil {
-		return Entry{}, err
+	// already exists was answered before this point. Year-end closing
+	// entries are the exception: they are posted into the year as it is
+	// closed, by closing.Close, and reversed when it is reopened.
+	if p.Kind != KindClosing {
+		if err := periods.CheckOpen(ctx, tx, p.CompanyID, p.Date); err != nil {
+			return Entry{}, err
+		}
 	}
-	if err := checkNonNegative(ctx, tx, p); err != nil {
+	if lines == nil {
+		var err error
+		if lines, err = convert(ctx, tx, p, true); err != nil {
+			return Entry{}, err
+		}
+	}
+	if err := checkNonNegative(ctx, tx, p.CompanyID, lines); err != nil {
 		return Entry{}, err
 	}
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT ledger_post"); err != nil {
 		return Entry{}, fmt.Errorf("post journal entry: %w", err)
 	}
-	e, err := write(ctx, tx, p, reversalOf)
+	e, err := write(ctx, tx, newDraft(tx, p, reversalOf, lines))
 	if err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ledger_post"); rerr != nil {
 			return Entry{}, errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
+		}
+		if db.IsUniqueViolation(err) && reversalOf != "" {
+			return Entry{}, alreadyReversed(reversalOf, "").Wrap(err)
 		}
 		if db.IsUniqueViolation(err) && p.SourceType != "" {
 			if e, found, ferr := existing(ctx, tx, p); found || ferr != nil {
@@ -67,8 +87,7 @@ func post(ctx context.Context, tx *db.Tx, p Posting, reversalOf string) (Entry, 
 }
 
 // write inserts the entry as a draft with its lines and posts it.
-func write(ctx context.Context, tx *db.Tx, p Posting, reversalOf string) (Entry, error) {
-	e := newDraft(tx, p, reversalOf)
+func write(ctx context.Context, tx *db.Tx, e Entry) (Entry, error) {
 	if err := insertDraft(ctx, tx, &e); err != nil {
 		return Entry{}, err
 	}
@@ -78,28 +97,31 @@ func write(ctx context.Context, tx *db.Tx, p Posting, reversalOf string) (Entry,
 	return e, nil
 }
 
-// newDraft builds the stored form of a posting, not yet written.
-func newDraft(tx *db.Tx, p Posting, reversalOf string) Entry {
-	e := Entry{
+// newDraft builds the stored form of a posting, not yet written, as it
+// will read back: amounts shown with the currency's minor units, times at
+// the microseconds both engines keep.
+func newDraft(tx *db.Tx, p Posting, reversalOf string, lines []EntryLine) Entry {
+	for i := range lines {
+		l := &lines[i]
+		l.Debit = money.RoundAmount(l.Debit, p.Currency, money.HalfEven)
+		l.Credit = money.RoundAmount(l.Credit, p.Currency, money.HalfEven)
+		l.TxnAmount = money.RoundAmount(l.TxnAmount, l.TxnCurrency, money.HalfEven)
+	}
+	return Entry{
 		ID: id.New("je"), CompanyID: p.CompanyID, Status: StatusDraft, Date: p.Date, Currency: p.Currency,
-		Memo: p.Memo, SourceType: p.SourceType, SourceID: p.SourceID, Purpose: p.Purpose,
-		ReversalOf: reversalOf, CreatedAt: tx.Now(),
+		Memo: p.Memo, SourceType: p.SourceType, SourceID: p.SourceID, Purpose: p.Purpose, Kind: p.Kind,
+		ReversalOf: reversalOf, CreatedAt: now(tx), Lines: lines,
 	}
-	for i, l := range p.Lines {
-		e.Lines = append(e.Lines, EntryLine{
-			LineNo: i + 1, AccountID: l.AccountID, Debit: l.Debit, Credit: l.Credit,
-			TxnCurrency: p.Currency, TxnAmount: l.Debit.Sub(l.Credit), Memo: l.Memo,
-		})
-	}
-	return e
 }
+
+func now(tx *db.Tx) time.Time { return tx.Now().UTC().Truncate(time.Microsecond) }
 
 // finalize posts a stored draft: it takes the number last (so the
 // per-company counter row is locked as briefly as possible: DESIGN's
 // "taken when finalized"), marks the entry posted, which makes it
 // immutable, and records the event and the audit row.
 func finalize(ctx context.Context, tx *db.Tx, e *Entry) error {
-	now := tx.Now()
+	now := now(tx)
 	number, err := nextNumber(ctx, tx, e.CompanyID)
 	if err != nil {
 		return err
@@ -130,12 +152,17 @@ func finalize(ctx context.Context, tx *db.Tx, e *Entry) error {
 }
 
 // CreateDraft stores p as a draft: no number, not in any balance, still
-// editable, and allowed to be unbalanced. PostDraft posts it.
+// editable, and allowed to be unbalanced. Foreign-currency lines keep the
+// rate of the day they were saved, which posting uses. PostDraft posts it.
 func CreateDraft(ctx context.Context, tx *db.Tx, p Posting) (Entry, error) {
 	if err := validate(p, false); err != nil {
 		return Entry{}, err
 	}
-	e := newDraft(tx, p, "")
+	lines, err := convert(ctx, tx, p, false)
+	if err != nil {
+		return Entry{}, err
+	}
+	e := newDraft(tx, p, "", lines)
 	if err := insertDraft(ctx, tx, &e); err != nil {
 		return Entry{}, err
 	}
@@ -159,17 +186,20 @@ func PostDraft(ctx context.Context, tx *db.Tx, entryID string) (Entry, error) {
 	if e.Status != StatusDraft {
 		return Entry{}, apperr.New(apperr.Conflict, "Journal entry %s is already posted.", e.ID)
 	}
-	p := Posting{
-		CompanyID: e.CompanyID, Date: e.Date, Currency: e.Currency, Memo: e.Memo,
-		SourceType: e.SourceType, SourceID: e.SourceID, Purpose: e.Purpose,
-	}
-	for _, l := range e.Lines {
-		p.Lines = append(p.Lines, Line{AccountID: l.AccountID, Debit: l.Debit, Credit: l.Credit, Memo: l.Memo})
-	}
+	p := draftPosting(e)
 	if err := validate(p, true); err != nil {
 		return Entry{}, err
 	}
 	if err := periods.CheckOpen(ctx, tx, p.CompanyID, p.Date); err != nil {
+		return Entry{}, err
+	}
+	// The lines are converted again so that the ledger's own lines
+	// (rounding, exchange differences) are added as of posting.
+	lines, err := convert(ctx, tx, p, true)
+	if err != nil {
+		return Entry{}, err
+	}
+	if err := checkNonNegative(ctx, tx, p.CompanyID, lines); err != nil {
 		return Entry{}, err
 	}
 	if p.SourceType != "" {
@@ -182,7 +212,15 @@ func PostDraft(ctx context.Context, tx *db.Tx, entryID string) (Entry, error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT ledger_post"); err != nil {
 		return Entry{}, fmt.Errorf("post journal entry %s: %w", e.ID, err)
 	}
-	if err := finalize(ctx, tx, &e); err != nil {
+	e.Lines = lines
+	err = deleteLines(ctx, tx, e.ID)
+	if err == nil {
+		err = insertLines(ctx, tx, e.ID, e.Lines)
+	}
+	if err == nil {
+		err = finalize(ctx, tx, &e)
+	}
+	if err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO SAVEPOINT ledger_post"); rerr != nil {
 			return Entry{}, errors.Join(err, fmt.Errorf("rollback to savepoint: %w", rerr))
 		}
@@ -197,6 +235,31 @@ func PostDraft(ctx context.Context, tx *db.Tx, entryID string) (Entry, error) {
 		return Entry{}, fmt.Errorf("post journal entry %s: %w", e.ID, err)
 	}
 	return e, nil
+}
+
+// draftPosting is the posting a stored draft asks for, in its
+// transaction currencies and saved rates.
+func draftPosting(e Entry) Posting {
+	p := Posting{
+		CompanyID: e.CompanyID, Date: e.Date, Currency: e.Currency, Memo: e.Memo, Kind: e.Kind,
+		SourceType: e.SourceType, SourceID: e.SourceID, Purpose: e.Purpose,
+	}
+	for _, l := range e.Lines {
+		if l.Kind != "" {
+			continue
+		}
+		line := Line{AccountID: l.AccountID, Settles: l.Settles, Memo: l.Memo}
+		if l.TxnCurrency != e.Currency {
+			line.Currency, line.Rate = l.TxnCurrency, l.Rate
+		}
+		if l.TxnAmount.IsNegative() {
+			line.Credit = l.TxnAmount.Neg()
+		} else {
+			line.Debit = l.TxnAmount
+		}
+		p.Lines = append(p.Lines, line)
+	}
+	return p
 }
 
 func sourceTaken(p Posting, entryID string) *apperr.Error {
@@ -224,15 +287,31 @@ func existing(ctx context.Context, q db.Querier, p Posting) (Entry, bool, error)
 	return e, true, nil
 }
 
-// samePosting reports whether e books what p asks: same date, currency
-// and lines (account and amounts, in order). Memos may differ.
+// samePosting reports whether e books what p asks: same date, currency,
+// kind and lines (account, transaction currency and amount, settled line,
+// in order), leaving out the lines the ledger added. Memos may differ, and
+// so may rates: a retry after a rate was corrected is the same fact.
 func samePosting(e Entry, p Posting) bool {
-	if e.Date != p.Date || e.Currency != p.Currency || len(e.Lines) != len(p.Lines) {
+	if e.Date != p.Date || e.Currency != p.Currency || e.Kind != p.Kind {
+		return false
+	}
+	given := e.Lines[:0:0]
+	for _, l := range e.Lines {
+		if l.Kind == "" {
+			given = append(given, l)
+		}
+	}
+	if len(given) != len(p.Lines) {
 		return false
 	}
 	for i, l := range p.Lines {
-		el := e.Lines[i]
-		if el.AccountID != l.AccountID || !el.Debit.Equal(l.Debit) || !el.Credit.Equal(l.Credit) {
+		el := given[i]
+		cur := l.Currency
+		if cur == "" {
+			cur = p.Currency
+		}
+		if el.AccountID != l.AccountID || el.TxnCurrency != cur || !el.TxnAmount.Equal(l.Debit.Sub(l.Credit)) ||
+			(el.Settles == nil) != (l.Settles == nil) || (el.Settles != nil && *el.Settles != *l.Settles) {
 			return false
 		}
 	}
@@ -255,22 +334,20 @@ func Reverse(ctx context.Context, tx *db.Tx, entryID, date string) (Entry, error
 	if orig.ReversedBy != "" {
 		return Entry{}, alreadyReversed(orig.ID, orig.ReversedBy)
 	}
+	if !validDate(date) {
+		return Entry{}, apperr.Field("/date", "must be a calendar date as YYYY-MM-DD, got %q", date)
+	}
 	p := Posting{
-		CompanyID: orig.CompanyID, Date: date, Currency: orig.Currency,
+		CompanyID: orig.CompanyID, Date: date, Currency: orig.Currency, Kind: orig.Kind,
 		SourceType: ResourceType, SourceID: orig.ID, Purpose: PurposeReversal,
 		Memo: fmt.Sprintf("Reversal of journal entry %d", orig.Number),
 	}
-	for _, l := range orig.Lines {
-		p.Lines = append(p.Lines, Line{AccountID: l.AccountID, Debit: l.Credit, Credit: l.Debit, Memo: l.Memo})
-	}
-	if err := validate(p, true); err != nil {
+	lines, err := mirror(ctx, tx, orig)
+	if err != nil {
 		return Entry{}, err
 	}
-	rev, err := post(ctx, tx, p, orig.ID)
+	rev, err := post(ctx, tx, p, orig.ID, lines)
 	if err != nil {
-		if db.IsUniqueViolation(err) {
-			return Entry{}, alreadyReversed(orig.ID, "").Wrap(err)
-		}
 		return Entry{}, err
 	}
 	ok, err := setReversedBy(ctx, tx, orig.ID, rev.ID)
@@ -287,6 +364,36 @@ func Reverse(ctx context.Context, tx *db.Tx, entryID, date string) (Entry, error
 		return Entry{}, fmt.Errorf("reverse journal entry %s: %w", orig.ID, err)
 	}
 	return rev, nil
+}
+
+// mirror builds a reversal's lines: every line of orig with the sides,
+// transaction amount and rate kept exactly (today's rate would not undo
+// it). Each line of orig is settled by its mirror, so an
+// invoice reversed is no longer open; a line that settled something is
+// mirrored with the same reference, which reopens what it settled. An
+// entry whose open items were already settled, partly or in full, by
+// later entries cannot be reversed before those are.
+func mirror(ctx context.Context, tx *db.Tx, orig Entry) ([]EntryLine, error) {
+	lines := make([]EntryLine, 0, len(orig.Lines))
+	for _, l := range orig.Lines {
+		settles := l.Settles
+		if settles == nil && l.Kind == "" {
+			ref := LineRef{EntryID: orig.ID, LineNo: l.LineNo}
+			open, err := openItem(ctx, tx, orig.CompanyID, ref)
+			if err != nil {
+				return nil, err
+			}
+			if !open.txn.Equal(l.TxnAmount) {
+				return nil, apperr.New(apperr.Conflict,
+					"Line %d of journal entry %s has been settled by later entries (%s %s open of %s); reverse those first.",
+					l.LineNo, orig.ID, open.txn.Abs(), l.TxnCurrency, l.TxnAmount.Abs())
+			}
+			settles = &ref
+		}
+		amount := l.Credit.Sub(l.Debit)
+		lines = append(lines, newLine(l.LineNo, l.AccountID, amount, l.TxnCurrency, l.TxnAmount.Neg(), l.Rate, l.Kind, settles, l.Memo))
+	}
+	return lines, nil
 }
 
 func alreadyReversed(id, by string) *apperr.Error {
@@ -310,4 +417,25 @@ func TrialBalance(ctx context.Context, q db.Querier, companyID, asOf string) ([]
 		return nil, apperr.Field("query:as_of", "must be a calendar date as YYYY-MM-DD, got %q", asOf)
 	}
 	return trialBalance(ctx, q, companyID, asOf)
+}
+
+// DeleteDraft deletes a draft and its lines. A posted entry is refused
+// (409): it is corrected by reversal, never deleted.
+func DeleteDraft(ctx context.Context, tx *db.Tx, entryID string) error {
+	e, err := loadEntry(ctx, tx, entryID)
+	if err != nil {
+		return err
+	}
+	if e.Status != StatusDraft {
+		return ErrImmutable
+	}
+	if err := deleteLines(ctx, tx, e.ID); err != nil {
+		return MapDBError(err)
+	}
+	if _, err := tx.ExecContext(ctx, "DELETE FROM journal_entries WHERE id = $1 AND status = $2", e.ID, StatusDraft); err != nil {
+		return MapDBError(fmt.Errorf("delete journal entry %s: %w", e.ID, err))
+	}
+	return audit.Record(ctx, tx, audit.Entry{
+		Action: "journal_entry.delete", ResourceType: ResourceType, ResourceID: e.ID, CompanyID: e.CompanyID,
+	})
 }

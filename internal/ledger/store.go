@@ -11,35 +11,115 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 )
 
 const entryColumns = `id, company_id, status, number, entry_date, currency, memo, source_type, source_id, purpose,
-reversal_of, reversed_by, created_at, posted_at`
+reversal_of, reversed_by, created_at, posted_at, kind`
 
 // insertDraft writes e and its lines as a draft. Posting is a separate
 // update (markPosted) so that the lines are in place before the entry
 // becomes immutable: the triggers refuse lines added to a posted entry.
 func insertDraft(ctx context.Context, tx *db.Tx, e *Entry) error {
 	_, err := tx.ExecContext(ctx, `INSERT INTO journal_entries (`+entryColumns+`)
-VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, NULL, $11, NULL)`,
+VALUES ($1, $2, $3, NULL, $4, $5, $6, $7, $8, $9, $10, NULL, $11, NULL, $12)`,
 		e.ID, e.CompanyID, StatusDraft, e.Date, string(e.Currency), e.Memo, e.SourceType, e.SourceID, e.Purpose,
-		nullString(e.ReversalOf), e.CreatedAt)
+		nullString(e.ReversalOf), e.CreatedAt, e.Kind)
 	if err != nil {
 		return fmt.Errorf("insert journal entry: %w", err)
 	}
-	for i := range e.Lines {
-		l := &e.Lines[i]
+	return insertLines(ctx, tx, e.ID, e.Lines)
+}
+
+// insertLines writes the lines of a draft.
+func insertLines(ctx context.Context, tx *db.Tx, entryID string, lines []EntryLine) error {
+	for i := range lines {
+		l := &lines[i]
+		var settlesEntry sql.NullString
+		var settlesLine sql.NullInt64
+		if l.Settles != nil {
+			settlesEntry = sql.NullString{String: l.Settles.EntryID, Valid: true}
+			settlesLine = sql.NullInt64{Int64: int64(l.Settles.LineNo), Valid: true}
+		}
 		_, err := tx.ExecContext(ctx, `INSERT INTO journal_lines
-(entry_id, line_no, account_id, debit, credit, txn_currency, txn_amount, memo) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-			e.ID, l.LineNo, l.AccountID, money.Amount(&l.Debit), money.Amount(&l.Credit), string(l.TxnCurrency),
-			money.Amount(&l.TxnAmount), l.Memo)
+(entry_id, line_no, account_id, debit, credit, txn_currency, txn_amount, rate, kind, settles_entry_id, settles_line_no, memo)
+VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
+			entryID, l.LineNo, l.AccountID, money.Amount(&l.Debit), money.Amount(&l.Credit), string(l.TxnCurrency),
+			money.Amount(&l.TxnAmount), money.Rate(&l.Rate), l.Kind, settlesEntry, settlesLine, l.Memo)
 		if err != nil {
 			return fmt.Errorf("insert journal line %d: %w", l.LineNo, err)
 		}
 	}
 	return nil
+}
+
+// deleteLines removes a draft's lines (the triggers refuse it for a
+// posted entry).
+func deleteLines(ctx context.Context, tx *db.Tx, entryID string) error {
+	if _, err := tx.ExecContext(ctx, "DELETE FROM journal_lines WHERE entry_id = $1", entryID); err != nil {
+		return fmt.Errorf("delete lines of journal entry %s: %w", entryID, err)
+	}
+	return nil
+}
+
+// openLine is what is left to settle of a foreign-currency line: its
+// signed transaction and company-currency amounts less every posted
+// settlement of it.
+type openLine struct {
+	found       bool
+	account     string
+	currency    money.Currency
+	txn, amount money.Decimal
+	rate        money.Decimal
+}
+
+// openItem reads a posted line and what its settlements left open. On
+// PostgreSQL the line's row is locked first so that concurrent
+// settlements of it queue (SQLite has one writer).
+func openItem(ctx context.Context, tx *db.Tx, companyID string, ref LineRef) (openLine, error) {
+	lock := ""
+	if tx.Engine() == db.Postgres {
+		lock = " FOR UPDATE OF l"
+	}
+	var o openLine
+	var cur string
+	err := tx.QueryRowContext(ctx, `SELECT l.account_id, l.txn_currency, l.txn_amount, l.debit - l.credit, l.rate
+FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+WHERE l.entry_id = $1 AND l.line_no = $2 AND e.company_id = $3 AND e.status = 'posted'`+lock,
+		ref.EntryID, ref.LineNo, companyID).Scan(&o.account, &cur, money.Amount(&o.txn), money.Amount(&o.amount), money.Rate(&o.rate))
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, nil
+	}
+	if err != nil {
+		return o, fmt.Errorf("read line %d of journal entry %s: %w", ref.LineNo, ref.EntryID, err)
+	}
+	o.found, o.currency = true, money.Currency(cur)
+	var txn, amount money.Decimal
+	err = tx.QueryRowContext(ctx, `SELECT COALESCE(SUM(l.txn_amount), 0), COALESCE(SUM(l.debit - l.credit), 0)
+FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id
+WHERE l.settles_entry_id = $1 AND l.settles_line_no = $2 AND e.status = 'posted'`, ref.EntryID, ref.LineNo).
+		Scan(money.Amount(&txn), money.Amount(&amount))
+	if err != nil {
+		return o, fmt.Errorf("settlements of line %d of journal entry %s: %w", ref.LineNo, ref.EntryID, err)
+	}
+	o.txn, o.amount = o.txn.Add(txn), o.amount.Add(amount)
+	return o, nil
+}
+
+// roleAccount is the company's active account with a role (rounding,
+// fx_gain, …), for the lines the ledger adds itself.
+func roleAccount(ctx context.Context, q db.Querier, companyID, role string) (string, error) {
+	var id string
+	err := q.QueryRowContext(ctx, "SELECT id FROM accounts WHERE company_id = $1 AND role = $2 AND active", companyID, role).Scan(&id)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", apperr.Field("/lines", "The company has no active account with role %s, which this entry needs; give an account that role.", role)
+	}
+	if err != nil {
+		return "", fmt.Errorf("account with role %s: %w", role, err)
+	}
+	return id, nil
 }
 
 // nextNumber takes the company's next entry number. The upsert locks the
@@ -113,7 +193,7 @@ func loadEntry(ctx context.Context, q db.Querier, id string) (Entry, error) {
 	)
 	err := q.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM journal_entries WHERE id = $1`, id).Scan(
 		&e.ID, &e.CompanyID, &e.Status, &number, &e.Date, &currency, &e.Memo, &e.SourceType, &e.SourceID, &e.Purpose,
-		&reversalOf, &reversedBy, &e.CreatedAt, &postedAt)
+		&reversalOf, &reversedBy, &e.CreatedAt, &postedAt, &e.Kind)
 	if errors.Is(err, sql.ErrNoRows) {
 		return Entry{}, ErrNotFound
 	}
@@ -127,17 +207,23 @@ func loadEntry(ctx context.Context, q db.Querier, id string) (Entry, error) {
 		t := postedAt.Time.UTC()
 		e.PostedAt = &t
 	}
-	rows, err := q.QueryContext(ctx, `SELECT line_no, account_id, debit, credit, txn_currency, txn_amount, memo
-FROM journal_lines WHERE entry_id = $1 ORDER BY line_no`, id)
+	rows, err := q.QueryContext(ctx, `SELECT line_no, account_id, debit, credit, txn_currency, txn_amount, rate, kind,
+settles_entry_id, settles_line_no, memo FROM journal_lines WHERE entry_id = $1 ORDER BY line_no`, id)
 	if err != nil {
 		return Entry{}, fmt.Errorf("read lines of journal entry %s: %w", id, err)
 	}
 	e.Lines, err = db.Collect(rows, func(rows *sql.Rows) (EntryLine, error) {
 		var l EntryLine
 		var txnCurrency string
+		var settlesEntry sql.NullString
+		var settlesLine sql.NullInt64
 		err := rows.Scan(&l.LineNo, &l.AccountID, money.Amount(&l.Debit), money.Amount(&l.Credit), &txnCurrency,
-			money.Amount(&l.TxnAmount), &l.Memo)
+			money.Amount(&l.TxnAmount), money.Rate(&l.Rate), &l.Kind, &settlesEntry, &settlesLine, &l.Memo)
 		l.TxnCurrency = money.Currency(txnCurrency)
+		l.Rate = l.Rate.Normalize()
+		if settlesEntry.Valid {
+			l.Settles = &LineRef{EntryID: settlesEntry.String, LineNo: int(settlesLine.Int64)}
+		}
 		// Stored at scale 4, shown with the currency's minor units; stored
 		// amounts never have more places, so this only trims zeros.
 		l.Debit = money.RoundAmount(l.Debit, e.Currency, money.HalfEven)

@@ -5,6 +5,7 @@ package partners
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/mainstay-erp/mainstay/internal/company"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -59,6 +60,10 @@ type Customer struct {
 	resource.Owned
 	Party
 	CustomerGroup string `json:"customer_group,omitempty" maxLength:"50" doc:"e.g. retail, wholesale; prices and discounts can depend on it."`
+	// Exemption is a fact about the customer (a certificate, a reverse-
+	// charge registration), so it lives here rather than on each order.
+	TaxExempt          bool   `json:"tax_exempt,omitempty" doc:"The customer pays no sales tax: quotes and orders tax every line at 0 (tax-inclusive prices have their tax taken out). Needs tax_exemption_reason."`
+	TaxExemptionReason string `json:"tax_exemption_reason,omitempty" maxLength:"200" doc:"Why the customer is exempt (certificate number, reverse charge, export); required when tax_exempt is true."`
 }
 
 // Supplier sells to the company.
@@ -161,7 +166,15 @@ var CustomerSpec = resource.Spec[Customer]{
 	Sensitive: sensitive,
 	Encrypted: []string{"tax_id", "bank_accounts"},
 	Defaults:  map[string]any{"active": true},
-	Validate:  func(_ context.Context, c *Customer) []apperr.FieldError { return validateParty(&c.Party) },
+	Validate:  validateCustomer,
+}
+
+func validateCustomer(_ context.Context, c *Customer) []apperr.FieldError {
+	errs := validateParty(&c.Party)
+	if c.TaxExempt && strings.TrimSpace(c.TaxExemptionReason) == "" {
+		errs = append(errs, apperr.FieldError{Pointer: "/tax_exemption_reason", Detail: "is required when tax_exempt is true (e.g. the exemption certificate number)"})
+	}
+	return errs
 }
 
 // SupplierSpec declares the suppliers resource.

@@ -10,44 +10,42 @@ import (
 	"fmt"
 	"net/http"
 	"reflect"
-	"time"
+	"strings"
 
 	"github.com/mainstay-erp/mainstay/internal/ledger"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/id"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
+	"github.com/mainstay-erp/mainstay/internal/platform/query"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 )
 
-// EntryRequest posts a journal entry.
+// EntryRequest posts a journal entry, or saves a draft.
 type EntryRequest struct {
 	CompanyID string        `json:"company_id,omitempty" doc:"Required when the client works in more than one company."`
+	Status    string        `json:"status,omitempty" enum:"draft,posted" doc:"posted (the default) posts at once; draft saves the entry unnumbered and editable, to post later with postJournalEntryDraft."`
 	Date      string        `json:"date" pattern:"^[0-9]{4}-[0-9]{2}-[0-9]{2}$" doc:"The posting date, YYYY-MM-DD, in the company's time zone."`
 	Memo      string        `json:"memo,omitempty" maxLength:"500"`
 	Lines     []LineRequest `json:"lines" minItems:"2" maxItems:"1000"`
 }
 
-// LineRequest is one line: a debit or a credit, in the company currency.
+// LineRequest is one line: a debit or a credit, in the line's currency.
 type LineRequest struct {
-	AccountID string         `json:"account_id"`
-	Debit     *money.Decimal `json:"debit,omitempty"`
-	Credit    *money.Decimal `json:"credit,omitempty"`
-	Memo      string         `json:"memo,omitempty" maxLength:"500"`
+	AccountID string          `json:"account_id"`
+	Debit     *money.Decimal  `json:"debit,omitempty"`
+	Credit    *money.Decimal  `json:"credit,omitempty"`
+	Currency  money.Currency  `json:"currency,omitempty" doc:"The line's transaction currency; default the company currency. A foreign-currency line is converted at the exchange rate of the entry's date (the latest on or before it), or at rate."`
+	Rate      *money.Decimal  `json:"rate,omitempty" doc:"Company-currency units per unit of currency, instead of the day's rate (a bank's actual rate)."`
+	Settles   *ledger.LineRef `json:"settles,omitempty" doc:"A foreign-currency line of an earlier entry (same account and currency, other side) this line pays off: it is valued at that line's carrying value and the difference to the day's value is posted as realized exchange gain or loss."`
+	Memo      string          `json:"memo,omitempty" maxLength:"500"`
 }
 
 // ReverseRequest reverses a posted entry.
 type ReverseRequest struct {
 	Date string `json:"date" pattern:"^[0-9]{4}-[0-9]{2}-[0-9]{2}$" doc:"The reversal's posting date."`
-}
-
-// TrialBalance is the trial balance of a company.
-type TrialBalance struct {
-	CompanyID string           `json:"company_id"`
-	AsOf      string           `json:"as_of"`
-	Currency  money.Currency   `json:"currency"`
-	Lines     []ledger.Balance `json:"lines"`
 }
 
 var errDryRun = errors.New("dry run")
@@ -74,25 +72,15 @@ func Mount(api *rest.API, d *db.DB) {
 		dry := r.URL.Query().Get("dry_run") == "true"
 		var out ledger.Entry
 		err = d.Transact(r.Context(), func(tx *db.Tx) error {
-			currency, err := baseCurrency(r.Context(), tx, company)
+			p, err := posting(r.Context(), tx, company, in)
 			if err != nil {
 				return err
 			}
-			p := ledger.Posting{CompanyID: company, Date: in.Date, Currency: currency, SourceType: "manual", SourceID: id.New("man"), Purpose: "journal", Memo: in.Memo}
-			for i, l := range in.Lines {
-				if err := checkAccount(r.Context(), tx, company, l.AccountID, i); err != nil {
-					return err
-				}
-				line := ledger.Line{AccountID: l.AccountID, Memo: l.Memo}
-				if l.Debit != nil {
-					line.Debit = *l.Debit
-				}
-				if l.Credit != nil {
-					line.Credit = *l.Credit
-				}
-				p.Lines = append(p.Lines, line)
+			if in.Status == ledger.StatusDraft {
+				out, err = ledger.CreateDraft(r.Context(), tx, p)
+			} else {
+				out, err = ledger.Post(r.Context(), tx, p)
 			}
-			out, err = ledger.Post(r.Context(), tx, p)
 			if err == nil && dry {
 				return errDryRun
 			}
@@ -106,6 +94,79 @@ func Mount(api *rest.API, d *db.DB) {
 		}
 		w.Header().Set("Location", "/v1/journal-entries/"+out.ID)
 		return rest.Respond(w, r, http.StatusCreated, out)
+	})
+	api.Handle(rest.Operation{
+		ID: "listJournalEntries", Method: http.MethodGet, Path: "/v1/journal-entries", Tag: "Journal", Scope: read, XML: true,
+		Summary:     "List journal entries",
+		Description: "A company's journal entries with their lines, by date then id (order_by: date, created_at, each optionally desc). filter (AIP-160) over " + filterNames() + "; account_id keeps entries with a line on that account.",
+		Params: []rest.Param{
+			{Name: "company_id", In: "query"}, {Name: "filter", In: "query", Description: `e.g. status = "posted" AND date >= "2026-01-01"`},
+			{Name: "order_by", In: "query"}, {Name: "account_id", In: "query"},
+			{Name: "page_size", In: "query", Description: "1 to 500; default 50."}, {Name: "page_token", In: "query"},
+		},
+		Response: reflect.TypeOf(ledger.Page{}), Errors: []int{400},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		q := r.URL.Query()
+		company, err := rest.Company(r.Context(), q.Get("company_id"), "query:company_id")
+		if err != nil {
+			return err
+		}
+		size, err := query.ParsePageSize(q.Get("page_size"))
+		if err != nil {
+			return err
+		}
+		p, _ := auth.FromContext(r.Context())
+		page, err := ledger.List(r.Context(), d.Reader(r.Context()), ledger.ListParams{
+			CompanyID: company, Filter: q.Get("filter"), OrderBy: q.Get("order_by"), AccountID: q.Get("account_id"),
+			PageToken: q.Get("page_token"), PageSize: size, TokenKey: audit.PageTokenKey(), ClientID: p.ClientID,
+		})
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, page)
+	})
+	api.Handle(rest.Operation{
+		ID: "postJournalEntryDraft", Method: http.MethodPost, Path: "/v1/journal-entries/{id}/post", Tag: "Journal", Scope: write, XML: true, Idempotent: true,
+		Summary:     "Post a draft journal entry",
+		Description: "Posts a draft with the checks of postJournalEntry (balance, open period, non-negative accounts); it takes the company's next number and becomes immutable.",
+		Params:      idParam, Response: reflect.TypeOf(ledger.Entry{}), Errors: []int{404, 409, 422},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		var out ledger.Entry
+		err := d.Transact(r.Context(), func(tx *db.Tx) error {
+			e, err := visibleEntry(r.Context(), tx, r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			for i, l := range e.Lines {
+				if err := checkAccount(r.Context(), tx, e.CompanyID, l.AccountID, i); err != nil {
+					return err
+				}
+			}
+			out, err = ledger.PostDraft(r.Context(), tx, e.ID)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, out)
+	})
+	api.Handle(rest.Operation{
+		ID: "deleteJournalEntryDraft", Method: http.MethodDelete, Path: "/v1/journal-entries/{id}", Tag: "Journal", Scope: write,
+		Summary: "Delete a draft journal entry", Description: "Only drafts; a posted entry is immutable (409) and corrected by reversal.",
+		Params: idParam, Status: http.StatusNoContent, Errors: []int{404, 409},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		err := d.Transact(r.Context(), func(tx *db.Tx) error {
+			e, err := visibleEntry(r.Context(), tx, r.PathValue("id"))
+			if err != nil {
+				return err
+			}
+			return ledger.DeleteDraft(r.Context(), tx, e.ID)
+		})
+		if err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
 	})
 	api.Handle(rest.Operation{
 		ID: "getJournalEntry", Method: http.MethodGet, Path: "/v1/journal-entries/{id}", Tag: "Journal", Scope: read, XML: true,
@@ -141,37 +202,47 @@ func Mount(api *rest.API, d *db.DB) {
 		w.Header().Set("Location", "/v1/journal-entries/"+out.ID)
 		return rest.Respond(w, r, http.StatusCreated, out)
 	})
-	api.Handle(rest.Operation{
-		ID: "getTrialBalance", Method: http.MethodGet, Path: "/v1/reports/trial-balance", Tag: "Reports", Scope: read, XML: true,
-		Summary:     "Trial balance",
-		Description: "Sums of posted debits and credits per account, computed from the postings, as of a date (default today, UTC).",
-		Params:      []rest.Param{{Name: "company_id", In: "query"}, {Name: "as_of", In: "query", Description: "YYYY-MM-DD"}},
-		Response:    reflect.TypeOf(TrialBalance{}),
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		company, err := rest.Company(r.Context(), r.URL.Query().Get("company_id"), "query:company_id")
-		if err != nil {
-			return err
+	mountReports(api, d)
+}
+
+// posting builds the posting a request asks for, checking every account.
+func posting(ctx context.Context, tx *db.Tx, company string, in EntryRequest) (ledger.Posting, error) {
+	currency, err := baseCurrency(ctx, tx, company)
+	if err != nil {
+		return ledger.Posting{}, err
+	}
+	p := ledger.Posting{CompanyID: company, Date: in.Date, Currency: currency, SourceType: "manual", SourceID: id.New("man"), Purpose: "journal", Memo: in.Memo}
+	for i, l := range in.Lines {
+		if err := checkAccount(ctx, tx, company, l.AccountID, i); err != nil {
+			return ledger.Posting{}, err
 		}
-		asOf := r.URL.Query().Get("as_of")
-		if asOf == "" {
-			asOf = d.Now().Format(time.DateOnly)
-		} else if _, err := time.Parse(time.DateOnly, asOf); err != nil {
-			return apperr.New(apperr.BadRequest, "as_of must be a date, YYYY-MM-DD.").WithFields(apperr.FieldError{Pointer: "query:as_of", Detail: "YYYY-MM-DD"})
+		line := ledger.Line{AccountID: l.AccountID, Memo: l.Memo, Currency: l.Currency, Settles: l.Settles}
+		if l.Debit != nil {
+			line.Debit = *l.Debit
 		}
-		q := d.Reader(r.Context())
-		currency, err := baseCurrency(r.Context(), q, company)
-		if err != nil {
-			return err
+		if l.Credit != nil {
+			line.Credit = *l.Credit
 		}
-		lines, err := ledger.TrialBalance(r.Context(), q, company, asOf)
-		if err != nil {
-			return err
+		if l.Rate != nil {
+			if l.Rate.Sign() <= 0 {
+				return ledger.Posting{}, apperr.Field(fmt.Sprintf("/lines/%d/rate", i), "must be positive")
+			}
+			line.Rate = *l.Rate
 		}
-		if lines == nil {
-			lines = []ledger.Balance{}
+		if line.Currency == currency {
+			line.Currency = ""
 		}
-		return rest.Respond(w, r, http.StatusOK, TrialBalance{CompanyID: company, AsOf: asOf, Currency: currency, Lines: lines})
-	})
+		p.Lines = append(p.Lines, line)
+	}
+	return p, nil
+}
+
+func filterNames() string {
+	names := make([]string, len(ledger.Schema))
+	for i, f := range ledger.Schema {
+		names[i] = f.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // fiscalYearStart reads fiscal_year_start (MM-DD) from a company's stored

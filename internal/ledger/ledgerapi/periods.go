@@ -1,8 +1,13 @@
 package ledgerapi
 
 import (
+	"context"
 	"net/http"
 	"reflect"
+	"strconv"
+
+	"github.com/mainstay-erp/mainstay/internal/ledger/closing"
+	"github.com/mainstay-erp/mainstay/internal/platform/money"
 
 	"github.com/mainstay-erp/mainstay/internal/ledger/periods"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -95,6 +100,51 @@ func MountPeriods(api *rest.API, d *db.DB) {
 		}
 	}
 	idParam := []rest.Param{{Name: "id", In: "path"}}
+	yearParams := []rest.Param{{Name: "year", In: "path", Description: "The calendar year the fiscal year starts in."}, {Name: "company_id", In: "query"}}
+	yearHandler := func(fn func(ctx context.Context, tx *db.Tx, company string, year int, currency money.Currency) (closing.Year, error)) rest.Handler {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			company, err := rest.Company(r.Context(), r.URL.Query().Get("company_id"), "query:company_id")
+			if err != nil {
+				return err
+			}
+			year, err := strconv.Atoi(r.PathValue("year"))
+			if err != nil || year < 1900 || year > 9998 {
+				return apperr.Field("path:year", "must be a year, got %q", r.PathValue("year"))
+			}
+			var out closing.Year
+			err = d.Transact(r.Context(), func(tx *db.Tx) error {
+				currency, err := baseCurrency(r.Context(), tx, company)
+				if err != nil {
+					return err
+				}
+				out, err = fn(r.Context(), tx, company, year, currency)
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return rest.Respond(w, r, http.StatusOK, out)
+		}
+	}
+	api.Handle(rest.Operation{
+		ID: "getFiscalYear", Method: http.MethodGet, Path: "/v1/fiscal-years/{year}", Tag: "Fiscal periods", Scope: read, XML: true,
+		Summary: "Get a fiscal year's closing state and result", Params: yearParams, Response: reflect.TypeOf(closing.Year{}), Errors: []int{404},
+	}, yearHandler(func(ctx context.Context, tx *db.Tx, company string, year int, currency money.Currency) (closing.Year, error) {
+		return closing.Get(ctx, tx, company, year, currency)
+	}))
+	api.Handle(rest.Operation{
+		ID: "closeFiscalYear", Method: http.MethodPost, Path: "/v1/fiscal-years/{year}/close", Tag: "Fiscal periods", Scope: write, XML: true, Idempotent: true,
+		Summary: "Close a fiscal year (year-end closing)",
+		Description: "Closes every period of the year and posts the closing entry on its last day: each income and expense account is " +
+			"zeroed into the account with role retained_earnings. Profit and loss leaves closing entries out, so the year's report is unchanged. 409 when already closed.",
+		Params: yearParams, Response: reflect.TypeOf(closing.Year{}), Errors: []int{404, 409},
+	}, yearHandler(closing.Close))
+	api.Handle(rest.Operation{
+		ID: "reopenFiscalYear", Method: http.MethodPost, Path: "/v1/fiscal-years/{year}/reopen", Tag: "Fiscal periods", Scope: admin, XML: true, Idempotent: true,
+		Summary:     "Reopen a closed fiscal year (admin)",
+		Description: "Reverses the closing entry on the same date. The periods stay closed: reopen those to correct, then close the year again. Audited.",
+		Params:      yearParams, Response: reflect.TypeOf(closing.Year{}), Errors: []int{404, 409},
+	}, yearHandler(closing.Reopen))
 	api.Handle(rest.Operation{
 		ID: "closeFiscalPeriod", Method: http.MethodPost, Path: "/v1/fiscal-periods/{id}/close", Tag: "Fiscal periods", Scope: write,
 		Summary: "Close a fiscal period", Params: idParam, Response: reflect.TypeOf(periods.Period{}), Errors: []int{404},

@@ -40,7 +40,20 @@ var ErrClosed = apperr.New(apperr.Conflict, "The period is closed.")
 // CheckOpen refuses a date that falls in a closed period of the company.
 // A date no fiscal year covers is allowed: the books work before years are
 // set up, and closing is what locks them.
+//
+// Inside a PostgreSQL transaction the writer holds fiscal_periods in ROW
+// SHARE mode until it commits, and closing takes it in EXCLUSIVE mode
+// (LockForClose): a close waits for the writers in flight, writers after
+// it queue behind it and then see the period closed, so nothing lands in
+// a period after it was closed. The lock manager queues fairly, which row
+// locks would not (a stream of shared lockers could starve the close);
+// writers do not block each other, and plain reads are never blocked.
 func CheckOpen(ctx context.Context, q db.Querier, companyID, date string) error {
+	if tx, ok := q.(*db.Tx); ok && tx.Engine() == db.Postgres {
+		if _, err := tx.ExecContext(ctx, "LOCK TABLE fiscal_periods IN ROW SHARE MODE"); err != nil {
+			return fmt.Errorf("check period of %s: %w", date, err)
+		}
+	}
 	var pid, status string
 	err := q.QueryRowContext(ctx, `SELECT id, status FROM fiscal_periods WHERE company_id = $1 AND start_date <= $2 AND end_date >= $2`,
 		companyID, date).Scan(&pid, &status)
@@ -53,6 +66,21 @@ func CheckOpen(ctx context.Context, q db.Querier, companyID, date string) error 
 	if status == Closed {
 		return apperr.New(apperr.Conflict, "The period holding %s (%s) is closed; date the change into an open period.", date, pid).
 			WithFields(apperr.FieldError{Pointer: "/date", Detail: "in a closed period"})
+	}
+	return nil
+}
+
+// LockForClose waits until no transaction is writing a dated document
+// and holds them off until tx ends (see CheckOpen). Closing takes a few
+// milliseconds, and is rare, so holding every company's writers for that
+// long is the price of a close nothing slips past. A no-op on SQLite,
+// whose single writer already excludes them.
+func LockForClose(ctx context.Context, tx *db.Tx) error {
+	if tx.Engine() != db.Postgres {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, "LOCK TABLE fiscal_periods IN EXCLUSIVE MODE"); err != nil {
+		return fmt.Errorf("lock fiscal periods: %w", err)
 	}
 	return nil
 }
@@ -133,8 +161,24 @@ FROM fiscal_periods WHERE company_id = $1 ORDER BY start_date`, companyID)
 
 // SetStatus closes or reopens a period of the company, audited.
 func SetStatus(ctx context.Context, tx *db.Tx, companyID, periodID, status string) (Period, error) {
+	if status == Open {
+		// A period of a closed year stays closed: its result was moved to
+		// retained earnings, and a posting now would not be.
+		var n int
+		err := tx.QueryRowContext(ctx, `SELECT COUNT(*) FROM fiscal_year_closes y JOIN fiscal_periods p
+ON p.company_id = y.company_id AND p.fiscal_year = y.fiscal_year WHERE p.id = $1 AND y.status = 'closed'`, periodID).Scan(&n)
+		if err != nil {
+			return Period{}, fmt.Errorf("year of period %s: %w", periodID, err)
+		}
+		if n > 0 {
+			return Period{}, apperr.New(apperr.Conflict, "The fiscal year of period %s is closed; reopen the year first.", periodID)
+		}
+	}
 	var closedAt any
 	if status == Closed {
+		if err := LockForClose(ctx, tx); err != nil {
+			return Period{}, err
+		}
 		closedAt = tx.Now()
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE fiscal_periods SET status = $1, closed_at = $2 WHERE id = $3 AND company_id = $4`,

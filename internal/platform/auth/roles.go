@@ -71,7 +71,7 @@ var roles = map[string][]string{
 	"sales":      join(rw("sales"), rw("partners"), ro("catalog"), ro("inventory"), ro("companies")),
 	"inventory":  join(rw("inventory"), rw("catalog"), ro("companies")),
 	"purchasing": join(rw("purchasing"), rw("partners"), ro("catalog"), ro("inventory"), ro("companies"), []string{PartnersSensitive}),
-	"finance":    join(rw("ledger"), ro("sales"), ro("purchasing"), ro("partners"), ro("companies"), []string{PartnersSensitive}),
+	"finance":    join(rw("ledger"), ro("sales"), ro("purchasing"), ro("inventory"), ro("partners"), ro("companies"), []string{PartnersSensitive}),
 	"hr":         join(rw("hr"), ro("companies")),
 	"payroll":    join(rw("payroll"), ro("hr"), ro("companies")),
 	"auditor":    join([]string{AuditRead}, readsExcept("hr", "payroll", "clients")),

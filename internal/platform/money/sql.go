@@ -17,6 +17,9 @@ const (
 	AmountScale   int32 = 4
 	PriceScale    int32 = 6
 	QuantityScale int32 = 6
+	// RateScale keeps exchange rates: ten places hold a rate between a
+	// strong and a weak currency (1 JPY in KWD) without rounding it.
+	RateScale int32 = 10
 )
 
 var (
@@ -84,6 +87,9 @@ type Column struct {
 
 // Amount adapts an amount column (scale AmountScale).
 func Amount(d *Decimal) Column { return Column{d, AmountScale, "amount"} }
+
+// Rate adapts an exchange-rate column (scale RateScale).
+func Rate(d *Decimal) Column { return Column{d, RateScale, "rate"} }
 
 // Price adapts a unit-price column (scale PriceScale).
 func Price(d *Decimal) Column { return Column{d, PriceScale, "price"} }

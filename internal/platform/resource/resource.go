@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/query"
 )
 
@@ -90,6 +91,12 @@ type Spec[T any] struct {
 	// Validate checks business rules on a complete record; each failure
 	// names its field.
 	Validate func(ctx context.Context, v *T) []apperr.FieldError
+	// BeforeWrite checks rules that need other rows (a parent account's
+	// type, a duplicate over several members) inside the write
+	// transaction, after Validate and the uniqueness and reference checks,
+	// so the records v refers to are known to exist in its company. Its
+	// apperr errors reach the client; any other error is a 500.
+	BeforeWrite func(ctx context.Context, tx *db.Tx, v *T) error
 	// Description documents the resource in the OpenAPI document.
 	Description string
 	// Sensitive maps members to the scope needed to read or write them.

@@ -36,6 +36,14 @@ type Resource[T any, PT interface {
 	readOnly map[string]bool
 	holds    []Hold
 	created  []func(ctx context.Context, tx *db.Tx, v *T) error
+	deleting []func(ctx context.Context, tx *db.Tx, id string) error
+}
+
+// BeforeDelete registers fn to run in the transaction that deletes a
+// record, before it goes: another module refuses the delete of something
+// its own rows still need (a location holding stock) with an apperr.
+func (r *Resource[T, PT]) BeforeDelete(fn func(ctx context.Context, tx *db.Tx, id string) error) {
+	r.deleting = append(r.deleting, fn)
 }
 
 // AfterCreate registers fn to run in the transaction that creates a
@@ -375,6 +383,13 @@ func (r *Resource[T, PT]) rules(ctx context.Context, v *T) error {
 	return nil
 }
 
+func (r *Resource[T, PT]) beforeWrite(ctx context.Context, tx *db.Tx, v *T) error {
+	if r.spec.BeforeWrite == nil {
+		return nil
+	}
+	return r.spec.BeforeWrite(db.ContextWithTx(ctx, tx), tx, v)
+}
+
 func (r *Resource[T, PT]) insert(ctx context.Context, tx *db.Tx, companyID string, v *T) (Versioned[T], error) {
 	m := PT(v).meta()
 	m.ID = id.New(r.spec.Prefix)
@@ -389,6 +404,9 @@ func (r *Resource[T, PT]) insert(ctx context.Context, tx *db.Tx, companyID strin
 		return Versioned[T]{}, err
 	}
 	if err := r.e.checkRefs(ctx, tx, r.spec.Singular, m.ID, companyID, r.refs(v)); err != nil {
+		return Versioned[T]{}, err
+	}
+	if err := r.beforeWrite(ctx, tx, v); err != nil {
 		return Versioned[T]{}, err
 	}
 	doc, err := r.seal(db.ContextWithTx(ctx, tx), v, m.ID)
@@ -577,6 +595,9 @@ func (r *Resource[T, PT]) replace(ctx context.Context, tx *db.Tx, company string
 	if err := r.e.checkRefs(ctx, tx, r.spec.Singular, m.ID, company, r.refs(v)); err != nil {
 		return Versioned[T]{}, err
 	}
+	if err := r.beforeWrite(ctx, tx, v); err != nil {
+		return Versioned[T]{}, err
+	}
 	doc, err := r.seal(db.ContextWithTx(ctx, tx), v, m.ID)
 	if err != nil {
 		return Versioned[T]{}, err
@@ -678,6 +699,11 @@ func (r *Resource[T, PT]) Delete(ctx context.Context, recordID string, check fun
 		if fromID != "" {
 			return apperr.New(apperr.Conflict, "%s %s is referred to by %s %s; archive it instead (PATCH {\"active\": false}) or remove the reference first.",
 				r.spec.Singular, recordID, fromType, fromID)
+		}
+		for _, fn := range r.deleting {
+			if err := fn(db.ContextWithTx(ctx, tx), tx, recordID); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM "+r.kind.table+" WHERE id = $1", recordID); err != nil {
 			return fmt.Errorf("delete %s %s: %w", r.spec.Singular, recordID, err)

@@ -1,0 +1,51 @@
+-- +goose Up
+-- Exchange rates per company (the company currency is the quote side) and
+-- day, kept by the resource engine. Rates are scaled integers (scale 10).
+CREATE TABLE exchange_rates (
+    id          TEXT PRIMARY KEY,
+    company_id  TEXT NOT NULL REFERENCES companies (id),
+    external_id TEXT NOT NULL DEFAULT '',
+    version     BIGINT NOT NULL,
+    created_at  TIMESTAMP NOT NULL,
+    updated_at  TIMESTAMP NOT NULL,
+    doc         TEXT NOT NULL,
+    currency    TEXT NOT NULL,
+    rate_date   TEXT NOT NULL,
+    rate        BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX exchange_rates_external_id ON exchange_rates (company_id, external_id) WHERE external_id <> '';
+-- One rate per currency and day; the lookup takes the latest on or before
+-- a date, which this index answers with one seek.
+CREATE UNIQUE INDEX exchange_rates_day ON exchange_rates (company_id, currency, rate_date);
+CREATE INDEX exchange_rates_created ON exchange_rates (company_id, created_at, id);
+
+-- Year-end closing entries are marked so that profit and loss can leave
+-- them out (they zero the year's income and expense into retained
+-- earnings).
+ALTER TABLE journal_entries ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+
+-- The rate a line was converted at (scale 10; 1 for the company
+-- currency), what the ledger added the line for ('' given by the caller,
+-- 'rounding', 'fx_gain', 'fx_loss'), and the foreign-currency line it
+-- settles, whose carrying value it takes off.
+ALTER TABLE journal_lines ADD COLUMN rate BIGINT NOT NULL DEFAULT 10000000000;
+ALTER TABLE journal_lines ADD COLUMN kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE journal_lines ADD COLUMN settles_entry_id TEXT;
+ALTER TABLE journal_lines ADD COLUMN settles_line_no INTEGER;
+CREATE INDEX journal_lines_settles ON journal_lines (settles_entry_id, settles_line_no) WHERE settles_entry_id IS NOT NULL;
+
+-- The immutability trigger names every column it keeps: add kind.
+DROP TRIGGER journal_entries_posted_update;
+-- +goose StatementBegin
+CREATE TRIGGER journal_entries_posted_update BEFORE UPDATE ON journal_entries
+WHEN OLD.status = 'posted' AND NOT (
+    OLD.reversed_by IS NULL AND NEW.reversed_by IS NOT NULL
+    AND NEW.id IS OLD.id AND NEW.company_id IS OLD.company_id AND NEW.status IS OLD.status
+    AND NEW.number IS OLD.number AND NEW.entry_date IS OLD.entry_date AND NEW.currency IS OLD.currency
+    AND NEW.memo IS OLD.memo AND NEW.source_type IS OLD.source_type AND NEW.source_id IS OLD.source_id
+    AND NEW.purpose IS OLD.purpose AND NEW.reversal_of IS OLD.reversal_of
+    AND NEW.created_at IS OLD.created_at AND NEW.posted_at IS OLD.posted_at AND NEW.kind IS OLD.kind)
+BEGIN
+    SELECT RAISE(ABORT, 'posted journal entries are immutable');
+END;
+-- +goose StatementEnd
