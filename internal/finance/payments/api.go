@@ -5,11 +5,9 @@ import (
 	"net/http"
 	"reflect"
 
-	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
-	"github.com/mainstay-erp/mainstay/internal/platform/query"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 )
 
@@ -103,28 +101,13 @@ func Mount(api *rest.API, d *db.DB) {
 		if err != nil {
 			return err
 		}
-		size, err := query.ParsePageSize(q.Get("page_size"))
+		var out PaymentList
+		out.Data, out.NextPageToken, err = rest.IDPage(r, []string{"payments", company, q.Get("customer_id")},
+			func(p Payment) string { return p.ID }, func(after string, limit int) ([]Payment, error) {
+				return List(r.Context(), d.Reader(r.Context()), company, ListFilter{CustomerID: q.Get("customer_id"), After: after, Limit: limit})
+			})
 		if err != nil {
 			return err
-		}
-		p, _ := auth.FromContext(r.Context())
-		fp := query.Fingerprint("payments", company, q.Get("customer_id"), p.ClientID)
-		f := ListFilter{CustomerID: q.Get("customer_id"), Limit: size + 1}
-		if tok := q.Get("page_token"); tok != "" {
-			c, err := query.DecodeToken(audit.PageTokenKey(), tok, fp)
-			if err != nil {
-				return err
-			}
-			f.After = c.ID
-		}
-		list, err := List(r.Context(), d.Reader(r.Context()), company, f)
-		if err != nil {
-			return err
-		}
-		out := PaymentList{Data: list}
-		if len(list) > size {
-			out.Data = list[:size]
-			out.NextPageToken = query.EncodeToken(audit.PageTokenKey(), query.Cursor{ID: list[size-1].ID}, fp)
 		}
 		return rest.Respond(w, r, http.StatusOK, out)
 	})

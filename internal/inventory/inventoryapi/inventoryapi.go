@@ -20,20 +20,20 @@ import (
 
 // StockMoveRequest makes a stock move.
 type StockMoveRequest struct {
-	CompanyID        string            `json:"company_id,omitempty"`
-	Type             string            `json:"type" enum:"receipt,issue,transfer,adjustment,opening,return" doc:"receipt: to_location_id, unit_cost; issue: from_location_id; transfer: both (between warehouses, two moves through a transit location); adjustment: one of them and a reason; opening: stock taken over from a previous system, with unit_cost, against the opening-balance account (import many at once through POST /v1/batch, with dry_run=true to check them first); return: sold goods coming back, with unit_cost (the cost they left with), against cost of goods sold."`
-	ProductID        string            `json:"product_id"`
-	FromLocationID   string            `json:"from_location_id,omitempty"`
-	ToLocationID     string            `json:"to_location_id,omitempty"`
-	Lot              string            `json:"lot,omitempty" maxLength:"100" doc:"Lot or serial number; required for tracked products."`
-	LotExpiry        string            `json:"lot_expiry,omitempty" doc:"YYYY-MM-DD, recorded when the lot is first received."`
-	Quantity         money.Decimal     `json:"quantity"`
-	UnitID           string            `json:"unit_id,omitempty" doc:"The unit quantity is in: the stock unit (default), the sales unit, or any unit with a conversion to or from the stock unit; converted exactly."`
-	UnitCost         *money.Decimal    `json:"unit_cost,omitempty" doc:"Cost per stock unit in the company currency; required on receipts."`
-	Date             string            `json:"date" pattern:"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"`
-	Reason           string            `json:"reason,omitempty" maxLength:"200"`
-	Memo             string            `json:"memo,omitempty" maxLength:"500"`
-	StockReservation *inventory.Source `json:"reservation,omitempty" doc:"The document whose reservation this issue ships: its reserved quantity is used up."`
+	CompanyID      string            `json:"company_id,omitempty"`
+	Type           string            `json:"type" enum:"receipt,issue,transfer,adjustment,opening,return" doc:"receipt: to_location_id, unit_cost; issue: from_location_id; transfer: both (between warehouses, two moves through a transit location); adjustment: one of them and a reason; opening: stock taken over from a previous system, with unit_cost, against the opening-balance account (import many at once through POST /v1/batch, with dry_run=true to check them first); return: sold goods coming back, with unit_cost (the cost they left with), against cost of goods sold."`
+	ProductID      string            `json:"product_id"`
+	FromLocationID string            `json:"from_location_id,omitempty"`
+	ToLocationID   string            `json:"to_location_id,omitempty"`
+	Lot            string            `json:"lot,omitempty" maxLength:"100" doc:"Lot or serial number; required for tracked products."`
+	LotExpiry      string            `json:"lot_expiry,omitempty" doc:"YYYY-MM-DD, recorded when the lot is first received."`
+	Quantity       money.Decimal     `json:"quantity"`
+	UnitID         string            `json:"unit_id,omitempty" doc:"The unit quantity is in: the stock unit (default), the sales unit, or any unit with a conversion to or from the stock unit; converted exactly."`
+	UnitCost       *money.Decimal    `json:"unit_cost,omitempty" doc:"Cost per stock unit in the company currency; required on receipts."`
+	Date           string            `json:"date" pattern:"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"`
+	Reason         string            `json:"reason,omitempty" maxLength:"200"`
+	Memo           string            `json:"memo,omitempty" maxLength:"500"`
+	Reservation    *inventory.Source `json:"reservation,omitempty" doc:"The document whose reservation this issue ships: its reserved quantity is used up."`
 }
 
 // StockMoveReverseRequest reverses a move.
@@ -120,30 +120,15 @@ func Mount(api *rest.API, d *db.DB) {
 			"(inventory against GR/IR, cost of goods sold or inventory adjustments) change in the same transaction. 409 when more " +
 			"is taken than is available or the date is in a closed period.",
 		Request: reflect.TypeOf(StockMoveRequest{}), Response: reflect.TypeOf(inventory.StockMove{}), Status: http.StatusCreated, Errors: []int{409},
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		var in StockMoveRequest
-		if _, err := api.Decode(r, &in, true); err != nil {
-			return err
-		}
-		company, err := rest.Company(r.Context(), in.CompanyID, "/company_id")
-		if err != nil {
-			return err
-		}
-		var out inventory.StockMove
-		err = tx(r, func(ctx context.Context, t *db.Tx) error {
-			out, err = inventory.Post(ctx, t, inventory.MoveInput{
+	}, rest.Write(api, d, http.StatusCreated, func(in *StockMoveRequest) string { return in.CompanyID },
+		func(m inventory.StockMove) string { return "/v1/stock-moves/" + m.ID },
+		func(ctx context.Context, tx *db.Tx, company string, in *StockMoveRequest) (inventory.StockMove, error) {
+			return inventory.Post(ctx, tx, inventory.MoveInput{
 				CompanyID: company, Type: in.Type, ProductID: in.ProductID, FromLocationID: in.FromLocationID, ToLocationID: in.ToLocationID,
 				Lot: in.Lot, LotExpiry: in.LotExpiry, Quantity: in.Quantity, UnitID: in.UnitID, UnitCost: in.UnitCost, Date: in.Date,
-				Reason: in.Reason, Memo: in.Memo, Consumes: in.StockReservation,
+				Reason: in.Reason, Memo: in.Memo, Consumes: in.Reservation,
 			})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Location", "/v1/stock-moves/"+out.ID)
-		return rest.Respond(w, r, http.StatusCreated, out)
-	})
+		}))
 	api.Handle(rest.Operation{
 		ID: "listStockMoves", Method: http.MethodGet, Path: "/v1/stock-moves", Tag: "Stock", Scope: read, XML: true,
 		Summary: "List stock moves", Description: "By date, then id; filters product_id, lot, from, to (dates).",
@@ -280,29 +265,15 @@ func Mount(api *rest.API, d *db.DB) {
 		Summary:     "Reserve stock for a document",
 		Description: "All lines or none (409 naming the line short of stock), unless a line is partial. Race-safe: level rows are locked in one order.",
 		Request:     reflect.TypeOf(StockReserveRequest{}), Response: reflect.TypeOf(StockReservationList{}), Status: http.StatusCreated, Errors: []int{409},
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		var in StockReserveRequest
-		if _, err := api.Decode(r, &in, true); err != nil {
-			return err
-		}
-		company, err := rest.Company(r.Context(), in.CompanyID, "/company_id")
-		if err != nil {
-			return err
-		}
-		lines := make([]inventory.ReserveLine, len(in.Lines))
-		for i, l := range in.Lines {
-			lines[i] = inventory.ReserveLine{ProductID: l.ProductID, LocationID: l.LocationID, Lot: l.Lot, Quantity: l.Quantity, Partial: l.Partial}
-		}
-		var out []inventory.StockReservation
-		err = tx(r, func(ctx context.Context, t *db.Tx) error {
-			out, err = inventory.Reserve(ctx, t, company, inventory.Source{Type: in.SourceType, ID: in.SourceID}, lines)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return rest.Respond(w, r, http.StatusCreated, StockReservationList{Data: out})
-	})
+	}, rest.Write(api, d, http.StatusCreated, func(in *StockReserveRequest) string { return in.CompanyID }, nil,
+		func(ctx context.Context, tx *db.Tx, company string, in *StockReserveRequest) (StockReservationList, error) {
+			lines := make([]inventory.ReserveLine, len(in.Lines))
+			for i, l := range in.Lines {
+				lines[i] = inventory.ReserveLine{ProductID: l.ProductID, LocationID: l.LocationID, Lot: l.Lot, Quantity: l.Quantity, Partial: l.Partial}
+			}
+			out, err := inventory.Reserve(ctx, tx, company, inventory.Source{Type: in.SourceType, ID: in.SourceID}, lines)
+			return StockReservationList{Data: out}, err
+		}))
 	api.Handle(rest.Operation{
 		ID: "listStockReservations", Method: http.MethodGet, Path: "/v1/stock-reservations", Tag: "Stock", Scope: read, XML: true,
 		Summary:  "A document's reservations",
@@ -326,51 +297,22 @@ func Mount(api *rest.API, d *db.DB) {
 	api.Handle(rest.Operation{
 		ID: "releaseStockReservations", Method: http.MethodPost, Path: "/v1/stock-reservations/release", Tag: "Stock", Scope: write, XML: true, Idempotent: true,
 		Summary: "Release a document's reservations", Request: reflect.TypeOf(StockReleaseRequest{}), Response: reflect.TypeOf(StockReservationList{}),
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		var in StockReleaseRequest
-		if _, err := api.Decode(r, &in, true); err != nil {
-			return err
-		}
-		company, err := rest.Company(r.Context(), in.CompanyID, "/company_id")
-		if err != nil {
-			return err
-		}
-		var out []inventory.StockReservation
-		err = tx(r, func(ctx context.Context, t *db.Tx) error {
-			out, err = inventory.Release(ctx, t, company, inventory.Source{Type: in.SourceType, ID: in.SourceID})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		if out == nil {
-			out = []inventory.StockReservation{}
-		}
-		return rest.Respond(w, r, http.StatusOK, StockReservationList{Data: out})
-	})
+	}, rest.Write(api, d, http.StatusOK, func(in *StockReleaseRequest) string { return in.CompanyID }, nil,
+		func(ctx context.Context, tx *db.Tx, company string, in *StockReleaseRequest) (StockReservationList, error) {
+			out, err := inventory.Release(ctx, tx, company, inventory.Source{Type: in.SourceType, ID: in.SourceID})
+			if out == nil {
+				out = []inventory.StockReservation{}
+			}
+			return StockReservationList{Data: out}, err
+		}))
 	api.Handle(rest.Operation{
 		ID: "placeStockHold", Method: http.MethodPost, Path: "/v1/stock-holds", Tag: "Stock", Scope: write, XML: true, Idempotent: true,
 		Summary: "StockHold stock (quality control)", Description: "Held stock is on hand but not available until the hold is lifted.",
 		Request: reflect.TypeOf(StockHoldRequest{}), Response: reflect.TypeOf(inventory.StockHold{}), Status: http.StatusCreated, Errors: []int{409},
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		var in StockHoldRequest
-		if _, err := api.Decode(r, &in, true); err != nil {
-			return err
-		}
-		company, err := rest.Company(r.Context(), in.CompanyID, "/company_id")
-		if err != nil {
-			return err
-		}
-		var out inventory.StockHold
-		err = tx(r, func(ctx context.Context, t *db.Tx) error {
-			out, err = inventory.PlaceHold(ctx, t, company, in.ProductID, in.LocationID, in.Lot, in.Quantity, in.Reason)
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return rest.Respond(w, r, http.StatusCreated, out)
-	})
+	}, rest.Write(api, d, http.StatusCreated, func(in *StockHoldRequest) string { return in.CompanyID }, nil,
+		func(ctx context.Context, tx *db.Tx, company string, in *StockHoldRequest) (inventory.StockHold, error) {
+			return inventory.PlaceHold(ctx, tx, company, in.ProductID, in.LocationID, in.Lot, in.Quantity, in.Reason)
+		}))
 	api.Handle(rest.Operation{
 		ID: "liftStockHold", Method: http.MethodPost, Path: "/v1/stock-holds/{id}/lift", Tag: "Stock", Scope: write, XML: true, Idempotent: true,
 		Summary: "Lift a stock hold", Params: append(idParam, rest.Param{Name: "company_id", In: "query"}), Response: reflect.TypeOf(inventory.StockHold{}), Errors: []int{404, 409},

@@ -5,10 +5,8 @@ import (
 	"net/http"
 	"reflect"
 
-	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
-	"github.com/mainstay-erp/mainstay/internal/platform/query"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 )
 
@@ -84,29 +82,16 @@ func Mount(api *rest.API, d *db.DB) {
 		if err != nil {
 			return err
 		}
-		size, err := query.ParsePageSize(q.Get("page_size"))
-		if err != nil {
-			return err
-		}
-		p, _ := auth.FromContext(r.Context())
 		f := ListFilter{CustomerID: q.Get("customer_id"), SalesOrderID: q.Get("sales_order_id"), Status: q.Get("status"),
-			PaymentStatus: q.Get("payment_status"), Limit: size + 1}
-		fp := query.Fingerprint("invoices", company, f.CustomerID, f.SalesOrderID, f.Status, f.PaymentStatus, p.ClientID)
-		if tok := q.Get("page_token"); tok != "" {
-			c, err := query.DecodeToken(audit.PageTokenKey(), tok, fp)
-			if err != nil {
-				return err
-			}
-			f.After = c.ID
-		}
-		list, err := List(r.Context(), d.Reader(r.Context()), company, f)
+			PaymentStatus: q.Get("payment_status")}
+		var out InvoiceList
+		out.Data, out.NextPageToken, err = rest.IDPage(r, []string{"invoices", company, f.CustomerID, f.SalesOrderID, f.Status, f.PaymentStatus},
+			func(i Invoice) string { return i.ID }, func(after string, limit int) ([]Invoice, error) {
+				f.After, f.Limit = after, limit
+				return List(r.Context(), d.Reader(r.Context()), company, f)
+			})
 		if err != nil {
 			return err
-		}
-		out := InvoiceList{Data: list}
-		if len(list) > size {
-			out.Data = list[:size]
-			out.NextPageToken = query.EncodeToken(audit.PageTokenKey(), query.Cursor{ID: list[size-1].ID}, fp)
 		}
 		return rest.Respond(w, r, http.StatusOK, out)
 	})

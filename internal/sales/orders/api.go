@@ -6,11 +6,9 @@ import (
 	"net/http"
 	"reflect"
 
-	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
-	"github.com/mainstay-erp/mainstay/internal/platform/query"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 )
 
@@ -88,26 +86,11 @@ func Mount(api *rest.API, d *db.DB, m *Module, customers CustomerStore) {
 		Summary:     "Create a sales order (draft)",
 		Description: "Prices and taxes every line for the customer (price lists, tax rates of the ship-to jurisdiction) and quotes shipping; confirm it to reserve stock.",
 		Request:     reflect.TypeOf(SalesOrderRequest{}), Response: reflect.TypeOf(SalesOrder{}), Status: http.StatusCreated, Errors: []int{409},
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		var in SalesOrderRequest
-		if _, err := api.Decode(r, &in, true); err != nil {
-			return err
-		}
-		company, err := rest.Company(r.Context(), in.CompanyID, "/company_id")
-		if err != nil {
-			return err
-		}
-		var out SalesOrder
-		err = transact(r, func(ctx context.Context, tx *db.Tx) error {
-			out, err = Create(ctx, tx, in.input(company))
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Location", "/v1/sales-orders/"+out.ID)
-		return rest.Respond(w, r, http.StatusCreated, out)
-	})
+	}, rest.Write(api, d, http.StatusCreated, func(in *SalesOrderRequest) string { return in.CompanyID },
+		func(o SalesOrder) string { return "/v1/sales-orders/" + o.ID },
+		func(ctx context.Context, tx *db.Tx, company string, in *SalesOrderRequest) (SalesOrder, error) {
+			return Create(ctx, tx, in.input(company))
+		}))
 	api.Handle(rest.Operation{
 		ID: "listSalesOrders", Method: http.MethodGet, Path: "/v1/sales-orders", Tag: "Sales", Scope: read, XML: true,
 		Summary: "List sales orders", Description: "Oldest first; filters customer_id, status.",
@@ -120,28 +103,13 @@ func Mount(api *rest.API, d *db.DB, m *Module, customers CustomerStore) {
 		if err != nil {
 			return err
 		}
-		size, err := query.ParsePageSize(q.Get("page_size"))
+		var out SalesOrderList
+		out.Data, out.NextPageToken, err = rest.IDPage(r, []string{"sales-orders", company, q.Get("customer_id"), q.Get("status")},
+			func(o SalesOrder) string { return o.ID }, func(after string, limit int) ([]SalesOrder, error) {
+				return List(r.Context(), d.Reader(r.Context()), company, ListFilter{CustomerID: q.Get("customer_id"), Status: q.Get("status"), After: after, Limit: limit})
+			})
 		if err != nil {
 			return err
-		}
-		p, _ := auth.FromContext(r.Context())
-		fp := query.Fingerprint("sales-orders", company, q.Get("customer_id"), q.Get("status"), p.ClientID)
-		f := ListFilter{CustomerID: q.Get("customer_id"), Status: q.Get("status"), Limit: size + 1}
-		if tok := q.Get("page_token"); tok != "" {
-			c, err := query.DecodeToken(audit.PageTokenKey(), tok, fp)
-			if err != nil {
-				return err
-			}
-			f.After = &[2]string{"", c.ID}
-		}
-		list, err := List(r.Context(), d.Reader(r.Context()), company, f)
-		if err != nil {
-			return err
-		}
-		out := SalesOrderList{Data: list}
-		if len(list) > size {
-			out.Data = list[:size]
-			out.NextPageToken = query.EncodeToken(audit.PageTokenKey(), query.Cursor{ID: list[size-1].ID}, fp)
 		}
 		return rest.Respond(w, r, http.StatusOK, out)
 	})
@@ -238,27 +206,13 @@ func Mount(api *rest.API, d *db.DB, m *Module, customers CustomerStore) {
 		Summary:     "Ship (part of) a sales order",
 		Description: "Issues the reserved stock (one stock move per reservation drawn on, each posting cost of goods sold) and updates the order's fulfilment status; partial shipments allowed.",
 		Request:     reflect.TypeOf(ShipmentRequest{}), Response: reflect.TypeOf(ShipmentResult{}), Status: http.StatusCreated, Errors: []int{404, 409},
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		var in ShipmentRequest
-		if _, err := api.Decode(r, &in, true); err != nil {
-			return err
-		}
-		company, err := rest.Company(r.Context(), in.CompanyID, "/company_id")
-		if err != nil {
-			return err
-		}
-		var out ShipmentResult
-		err = transact(r, func(ctx context.Context, tx *db.Tx) error {
+	}, rest.Write(api, d, http.StatusCreated, func(in *ShipmentRequest) string { return in.CompanyID },
+		func(out ShipmentResult) string { return "/v1/shipments/" + out.Shipment.ID },
+		func(ctx context.Context, tx *db.Tx, company string, in *ShipmentRequest) (out ShipmentResult, err error) {
 			out.Shipment, out.SalesOrder, err = m.Ship(ctx, tx, ShipInput{CompanyID: company, OrderID: in.SalesOrderID, Date: in.Date,
 				CarrierID: in.CarrierID, TrackingNumber: in.TrackingNumber, Lines: in.Lines, Stage: in.Status})
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		w.Header().Set("Location", "/v1/shipments/"+out.Shipment.ID)
-		return rest.Respond(w, r, http.StatusCreated, out)
-	})
+			return out, err
+		}))
 	advance := func(to string) rest.Handler {
 		return func(w http.ResponseWriter, r *http.Request) error {
 			var in ShipmentAdvanceRequest

@@ -97,7 +97,7 @@ func orderByExternalID(ctx context.Context, q db.Querier, companyID, externalID 
 // ListFilter selects orders.
 type ListFilter struct {
 	CustomerID, Status string
-	After              *[2]string // previous page's last (created_at as text, id)
+	After              string // the previous page's last id
 	Limit              int
 }
 
@@ -112,8 +112,8 @@ func List(ctx context.Context, q db.Querier, companyID string, f ListFilter) ([]
 		args = append(args, f.Status)
 		where = append(where, fmt.Sprintf("status = $%d", len(args)))
 	}
-	if f.After != nil {
-		args = append(args, f.After[1])
+	if f.After != "" {
+		args = append(args, f.After)
 		where = append(where, fmt.Sprintf("id > $%d", len(args)))
 	}
 	args = append(args, f.Limit)
