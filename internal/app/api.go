@@ -35,6 +35,9 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/resource"
 	"github.com/mainstay-erp/mainstay/internal/platform/rest"
 	"github.com/mainstay-erp/mainstay/internal/privacy"
+	"github.com/mainstay-erp/mainstay/internal/purchasing/bills"
+	purchaseorders "github.com/mainstay-erp/mainstay/internal/purchasing/orders"
+	"github.com/mainstay-erp/mainstay/internal/purchasing/supplierprices"
 	"github.com/mainstay-erp/mainstay/internal/sales/availability"
 	"github.com/mainstay-erp/mainstay/internal/sales/invoicing"
 	"github.com/mainstay-erp/mainstay/internal/sales/orders"
@@ -61,6 +64,8 @@ type Services struct {
 	PriceLists    *pricing.PriceLists
 	TaxRates      *pricing.TaxRates
 	Carriers      *shipping.Carriers
+
+	SupplierPrices *supplierprices.SupplierPrices
 }
 
 // buildAPI assembles /v1: every module's routes on one API, whose OpenAPI
@@ -86,6 +91,8 @@ func (a *App) buildAPI() error {
 		PriceLists:    resource.Register[pricing.PriceList](eng, pricing.PriceListSpec),
 		TaxRates:      resource.Register[pricing.TaxRateRecord](eng, pricing.TaxRateSpec),
 		Carriers:      resource.Register[shipping.Carrier](eng, shipping.Spec),
+
+		SupplierPrices: resource.Register[supplierprices.SupplierPrice](eng, supplierprices.Spec),
 	}
 	sites.AddDefaultLocations(a.services.Warehouses, a.services.Locations)
 	pricing.Wire(a.services.PriceLists)
@@ -128,6 +135,8 @@ func (a *App) buildAPI() error {
 	availability.Mount(api, a.db)
 	payments.Mount(api, a.db)
 	collections.Mount(api, a.db)
+	purchaseorders.Mount(api, a.db)
+	bills.Mount(api, a.db)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{
 		"customer": {

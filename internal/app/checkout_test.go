@@ -299,3 +299,39 @@ func TestOrderToCashEndToEnd(t *testing.T) {
 		sh.valuationMatchesLedger(t, "2099-12-31")
 	})
 }
+
+// TestSalesOrderEdits edits a confirmed order: repriced, its reservation
+// replaced every line or none, guarded by If-Match; once picking starts,
+// edits are refused.
+func TestSalesOrderEdits(t *testing.T) {
+	forEngines(t, func(t *testing.T, e db.Engine) {
+		sh := newShop(t, newStockWorld(t, e))
+		c := sh.admin
+		o := sh.checkout(t, c, "edit-1", cartLine("MUG-1", "2")).Expect(t, 201).JSON(t)
+		path := "/v1/sales-orders/" + o["id"].(string)
+		etag := c.Do(t, "GET", path, nil).Expect(t, 200).Header.Get("ETag")
+		c.Do(t, "PATCH", path, map[string]any{"lines": []any{cartLine("MUG-1", "5")}}).ExpectProblem(t, 428, apperr.PreconditionRequired)
+		edited := c.Do(t, "PATCH", path, map[string]any{"lines": []any{cartLine("MUG-1", "5"), cartLine("TEA-1", "1")}}, "If-Match", etag).Expect(t, 200).JSON(t)
+		if edited["status"] != "confirmed" || dec(t, edited["net_total"]) != "58.9" || len(edited["lines"].([]any)) != 2 {
+			t.Fatalf("edited %v", edited)
+		}
+		if l := sh.level(t, sh.a, sh.bin); l["reserved"] != "5" {
+			t.Fatalf("mugs reserved after the edit %v", l)
+		}
+		if l := sh.level(t, sh.b, sh.bin); l["reserved"] != "1" {
+			t.Fatalf("tea reserved after the edit %v", l)
+		}
+		c.Do(t, "PATCH", path, map[string]any{"lines": []any{cartLine("MUG-1", "1")}}, "If-Match", etag).ExpectProblem(t, 412, apperr.PreconditionFailed)
+		etag = c.Do(t, "GET", path, nil).Expect(t, 200).Header.Get("ETag")
+		p := c.Do(t, "PATCH", path, map[string]any{"lines": []any{cartLine("MUG-1", "20")}}, "If-Match", etag).ExpectProblem(t, 409, apperr.Conflict)
+		if !apitest.HasPointer(p, "/lines/0/quantity") {
+			t.Fatalf("short edit %+v", p.Errors)
+		}
+		if l := sh.level(t, sh.a, sh.bin); l["reserved"] != "5" {
+			t.Fatalf("a refused edit changed the reservation: %v", l)
+		}
+		c.Do(t, "POST", "/v1/shipments", map[string]any{"sales_order_id": o["id"], "status": "picking"}).Expect(t, 201)
+		etag = c.Do(t, "GET", path, nil).Expect(t, 200).Header.Get("ETag")
+		c.Do(t, "PATCH", path, map[string]any{"lines": []any{cartLine("MUG-1", "1")}}, "If-Match", etag).ExpectProblem(t, 409, apperr.Conflict)
+	})
+}

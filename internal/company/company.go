@@ -25,9 +25,16 @@ type Company struct {
 	TaxRounding     string         `json:"tax_rounding,omitempty" required:"false" enum:"line,document" doc:"Where sales tax is rounded to the currency's minor unit: line (the default) rounds each line's tax and sums the lines; document rounds once per tax category and rate over the sum of the lines' net amounts, then allocates that tax back to the lines (largest remainder) so they still add up. The two can differ by a few minor units on the same cart; see docs/storefront.md."`
 	InvoiceOn       string         `json:"invoice_on,omitempty" required:"false" enum:"shipment,confirmation" doc:"When sales orders are invoiced: on each shipment (the default, billing what shipped) or in full on confirmation."`
 	InvoiceSeries   string         `json:"invoice_series,omitempty" required:"false" pattern:"^[A-Za-z0-9_-]{1,20}$" doc:"Series invoice numbers are taken from, gaplessly; default INV (credit notes use CN)."`
-	Addresses       []Address      `json:"addresses,omitempty" maxItems:"20"`
-	TaxIDs          []TaxID        `json:"tax_ids,omitempty" maxItems:"20"`
-	Active          bool           `json:"active" required:"false"`
+	// BillPriceTolerancePercent lets a supplier bill's unit price differ
+	// from the order's by this much (either way) and still match.
+	BillPriceTolerancePercent *money.Decimal `json:"bill_price_tolerance_percent,omitempty" required:"false" doc:"Three-way matching of supplier bills: how far (in percent, either way) a billed unit price may differ from the purchase order's and still match; default 0."`
+	Addresses                 []Address      `json:"addresses,omitempty" maxItems:"20"`
+	TaxIDs                    []TaxID        `json:"tax_ids,omitempty" maxItems:"20"`
+	Active                    bool           `json:"active" required:"false"`
+
+	// A pointer so that companies stored before the field existed read as
+	// not set (0 %) rather than as a value someone chose.
+	OverReceiptTolerancePercent *money.Decimal `json:"over_receipt_tolerance_percent,omitempty" required:"false" doc:"How much more than ordered goods receipts may bring in, in percent of a purchase order line's quantity (0 to 100, e.g. \"5\"); default 0: never more than ordered."`
 }
 
 // Address is a postal address.
@@ -71,6 +78,20 @@ func validate(_ context.Context, c *Company) []apperr.FieldError {
 	}
 	if _, err := time.Parse("2006-01-02", "2001-"+c.FiscalYearStart); err != nil {
 		errs = append(errs, apperr.FieldError{Pointer: "/fiscal_year_start", Detail: fmt.Sprintf("%q is not a day of the year (MM-DD).", c.FiscalYearStart)})
+	}
+	if p := c.OverReceiptTolerancePercent; p != nil {
+		if p.IsNegative() || p.Cmp(money.FromInt(100)) > 0 {
+			errs = append(errs, apperr.FieldError{Pointer: "/over_receipt_tolerance_percent", Detail: "must be from 0 to 100 (percent)"})
+		} else if _, err := p.Scaled(money.PriceScale); err != nil {
+			errs = append(errs, apperr.FieldError{Pointer: "/over_receipt_tolerance_percent", Detail: "at most 6 decimal places"})
+		}
+	}
+	if p := c.BillPriceTolerancePercent; p != nil {
+		if p.IsNegative() || p.Cmp(money.FromInt(100)) > 0 {
+			errs = append(errs, apperr.FieldError{Pointer: "/bill_price_tolerance_percent", Detail: "must be from 0 to 100 (percent)"})
+		} else if _, err := p.Scaled(money.PriceScale); err != nil {
+			errs = append(errs, apperr.FieldError{Pointer: "/bill_price_tolerance_percent", Detail: "at most 6 decimal places"})
+		}
 	}
 	return errs
 }

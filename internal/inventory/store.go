@@ -48,8 +48,9 @@ func lockLevels(ctx context.Context, tx *db.Tx, companyID string, keys []levelKe
 	if tx.Engine() == db.Postgres {
 		lock = " FOR UPDATE"
 	}
+	// A copy is sorted: callers index their keys in their own order.
 	out := make(map[levelKey]*StockLevel, len(keys))
-	for _, k := range sortKeys(keys) {
+	for _, k := range sortKeys(append([]levelKey(nil), keys...)) {
 		if _, err := tx.ExecContext(ctx, `INSERT INTO stock_levels (company_id, product_id, location_id, lot, on_hand, reserved, held)
 VALUES ($1, $2, $3, $4, 0, 0, 0) ON CONFLICT DO NOTHING`, companyID, k.product, k.location, k.lot); err != nil {
 			return nil, fmt.Errorf("stock level %s at %s: %w", k.product, k.location, err)

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"net/http"
 	"reflect"
+	"strconv"
+	"strings"
 
+	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
@@ -60,6 +63,15 @@ type ShipmentAdvanceRequest struct {
 	Date           string `json:"date,omitempty"`
 	CarrierID      string `json:"carrier_id,omitempty"`
 	TrackingNumber string `json:"tracking_number,omitempty" maxLength:"100"`
+}
+
+// SalesOrderEditRequest changes an order before anything of it ships;
+// what is given replaces what the order had.
+type SalesOrderEditRequest struct {
+	Lines          []LineInput `json:"lines,omitempty" minItems:"1" maxItems:"500" doc:"Replace all lines."`
+	ShipTo         *ShipTo     `json:"ship_to,omitempty"`
+	CarrierID      *string     `json:"carrier_id,omitempty"`
+	AllowBackorder *bool       `json:"allow_backorder,omitempty"`
 }
 
 // SalesOrderList is a page of orders.
@@ -125,7 +137,46 @@ func Mount(api *rest.API, d *db.DB, m *Module, customers CustomerStore) {
 		if err != nil {
 			return err
 		}
+		w.Header().Set("ETag", rest.ETag(o.Version))
 		return rest.Respond(w, r, http.StatusOK, o)
+	})
+	api.Handle(rest.Operation{
+		ID: "editSalesOrder", Method: http.MethodPatch, Path: "/v1/sales-orders/{id}", Tag: "Sales", Scope: write, XML: true,
+		Summary: "Edit a sales order",
+		Description: "Before anything of it ships or is being picked: lines, destination, carrier or backorder choice replaced, the order priced, taxed and " +
+			"its shipping quoted again; a confirmed order reserves the new lines, every line or none (409 listing the short ones, the order unchanged). " +
+			"If-Match with the ETag of your last read is required (412 when the order changed since).",
+		Params: idParam, Request: reflect.TypeOf(SalesOrderEditRequest{}), Response: reflect.TypeOf(SalesOrder{}), Errors: []int{404, 409, 412, 428},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		company, err := rest.Company(r.Context(), r.URL.Query().Get("company_id"), "query:company_id")
+		if err != nil {
+			return err
+		}
+		version, err := ifMatchVersion(r)
+		if err != nil {
+			return err
+		}
+		m2, err := api.ReadBody(r, reflect.TypeOf(SalesOrderEditRequest{}), true, true)
+		if err != nil {
+			return err
+		}
+		if err := api.Validate(m2, reflect.TypeOf(SalesOrderEditRequest{})); err != nil {
+			return err
+		}
+		var in SalesOrderEditRequest
+		if err := rest.Into(m2, &in); err != nil {
+			return err
+		}
+		var out SalesOrder
+		err = transact(r, func(ctx context.Context, tx *db.Tx) error {
+			out, err = m.EditOrder(ctx, tx, company, r.PathValue("id"), version, Edit(in))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		w.Header().Set("ETag", rest.ETag(out.Version))
+		return rest.Respond(w, r, http.StatusOK, out)
 	})
 	action := func(fn func(ctx context.Context, tx *db.Tx, company, id string) (SalesOrder, error)) rest.Handler {
 		return func(w http.ResponseWriter, r *http.Request) error {
@@ -261,4 +312,18 @@ func Mount(api *rest.API, d *db.DB, m *Module, customers CustomerStore) {
 		}
 		return rest.Respond(w, r, http.StatusOK, s)
 	})
+}
+
+// ifMatchVersion reads the order version an edit was based on from
+// If-Match (an ETag from a read of the order).
+func ifMatchVersion(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" {
+		return 0, apperr.New(apperr.PreconditionRequired, "Send If-Match with the ETag from your last read, so a concurrent change is not overwritten.")
+	}
+	v, err := strconv.ParseInt(strings.Trim(strings.TrimPrefix(h, "W/"), `"`), 10, 64)
+	if err != nil || v <= 0 {
+		return 0, apperr.New(apperr.PreconditionFailed, "If-Match %s is not an ETag of this order.", h)
+	}
+	return v, nil
 }

@@ -34,6 +34,7 @@ const (
 	EventCreated   = "mainstay.sales.sales_order.created"
 	EventConfirmed = "mainstay.sales.sales_order.confirmed"
 	EventCancelled = "mainstay.sales.sales_order.cancelled"
+	EventEdited    = "mainstay.sales.sales_order.edited"
 	EventShipped   = "mainstay.sales.shipment.shipped"
 )
 

@@ -100,12 +100,29 @@ func today(zone string, now time.Time) string {
 
 // Create prices, taxes and stores a draft order in tx.
 func Create(ctx context.Context, tx *db.Tx, in CreateInput) (SalesOrder, error) {
-	if len(in.Lines) == 0 {
-		return SalesOrder{}, apperr.Field("/lines", "an order needs at least one line")
-	}
 	// Fingerprinted as asked, before defaults are filled in, so a retry
 	// compares like with like.
 	hash := in.hash()
+	o, err := price(ctx, tx, in)
+	if err != nil {
+		return SalesOrder{}, err
+	}
+	if err := insertOrder(ctx, tx, &o, hash); err != nil {
+		if err == errExternalTaken {
+			return SalesOrder{}, apperr.New(apperr.Conflict, "An order with external_id %q exists.", in.ExternalID).
+				WithFields(apperr.FieldError{Pointer: "/external_id", Detail: "taken"}).Wrap(ErrRaced)
+		}
+		return SalesOrder{}, err
+	}
+	return o, record(ctx, tx, &o, "sales_order.create", EventCreated)
+}
+
+// price builds an order from what it asks for: every line priced and
+// taxed, shipping quoted and taxed, totals. It writes nothing.
+func price(ctx context.Context, tx *db.Tx, in CreateInput) (SalesOrder, error) {
+	if len(in.Lines) == 0 {
+		return SalesOrder{}, apperr.Field("/lines", "an order needs at least one line")
+	}
 	cust, err := loadCustomer(ctx, tx, in.CompanyID, in.CustomerID)
 	if err != nil {
 		return SalesOrder{}, err
@@ -175,14 +192,77 @@ func Create(ctx context.Context, tx *db.Tx, in CreateInput) (SalesOrder, error) 
 	if err := addShipping(ctx, tx, &o, in, weightLines); err != nil {
 		return SalesOrder{}, err
 	}
-	if err := insertOrder(ctx, tx, &o, hash); err != nil {
-		if err == errExternalTaken {
-			return SalesOrder{}, apperr.New(apperr.Conflict, "An order with external_id %q exists.", in.ExternalID).
-				WithFields(apperr.FieldError{Pointer: "/external_id", Detail: "taken"}).Wrap(ErrRaced)
-		}
+	return o, nil
+}
+
+// Edit is a change to an order before anything of it ships: what is
+// given replaces what the order had.
+type Edit struct {
+	Lines          []LineInput
+	ShipTo         *ShipTo
+	CarrierID      *string
+	AllowBackorder *bool
+}
+
+// EditOrder changes a draft or confirmed order nothing of which is
+// shipped or being picked: it is priced, taxed and its shipping quoted
+// again; a confirmed order gives back its reservation and reserves the new
+// lines, every line or none (409 listing the short ones; the order stays
+// as it was), and its credit limit is checked again. version, when not
+// zero, must be the order's (412 otherwise).
+func (m *Module) EditOrder(ctx context.Context, tx *db.Tx, companyID, orderID string, version int64, e Edit) (SalesOrder, error) {
+	o, _, err := loadOrder(ctx, tx, companyID, orderID, true)
+	if err != nil {
 		return SalesOrder{}, err
 	}
-	return o, record(ctx, tx, &o, "sales_order.create", EventCreated)
+	if version != 0 && version != o.Version {
+		return SalesOrder{}, apperr.New(apperr.PreconditionFailed, "Sales order %s is at version %d, not %d; read it again and reapply your change.", o.ID, o.Version, version)
+	}
+	if o.Status == Cancelled {
+		return SalesOrder{}, apperr.New(apperr.Conflict, "Sales order %s is cancelled.", o.ID)
+	}
+	for _, l := range o.Lines {
+		if l.Shipped.Sign() > 0 || l.Picking.Sign() > 0 {
+			return SalesOrder{}, apperr.New(apperr.Conflict, "Sales order %s has goods shipped or being picked; ship, return or cancel instead of editing.", o.ID)
+		}
+	}
+	in := CreateInput{CompanyID: companyID, CustomerID: o.CustomerID, Currency: o.Currency, OrderDate: o.OrderDate,
+		WarehouseID: o.WarehouseID, ShipTo: o.ShipTo, AllowBackorder: o.AllowBackorder, Lines: e.Lines}
+	if o.Shipping != nil {
+		in.CarrierID = o.Shipping.CarrierID
+	}
+	if e.ShipTo != nil {
+		in.ShipTo = e.ShipTo
+	}
+	if e.CarrierID != nil {
+		in.CarrierID = *e.CarrierID
+	}
+	if e.AllowBackorder != nil {
+		in.AllowBackorder = *e.AllowBackorder
+	}
+	if in.Lines == nil {
+		for _, l := range o.Lines {
+			in.Lines = append(in.Lines, LineInput{ProductID: l.ProductID, Quantity: l.Quantity})
+		}
+	}
+	n, err := price(ctx, tx, in)
+	if err != nil {
+		return SalesOrder{}, err
+	}
+	n.ID, n.ExternalID, n.Status, n.Version, n.CreatedAt, n.ConfirmedAt = o.ID, o.ExternalID, o.Status, o.Version, o.CreatedAt, o.ConfirmedAt
+	n.InvoicingStatus, n.PaymentStatus = o.InvoicingStatus, o.PaymentStatus
+	if o.Status == Confirmed {
+		if _, err := inventory.Release(ctx, tx, companyID, inventory.Source{Type: SourceType, ID: o.ID}); err != nil {
+			return SalesOrder{}, err
+		}
+		if err := m.reserve(ctx, tx, &n); err != nil {
+			return SalesOrder{}, err
+		}
+	}
+	if err := updateOrder(ctx, tx, &n); err != nil {
+		return SalesOrder{}, err
+	}
+	return n, record(ctx, tx, &n, "sales_order.edit", EventEdited)
 }
 
 // addShipping quotes the shipping charge and adds it, taxed, to the
@@ -263,33 +343,8 @@ func (m *Module) Confirm(ctx context.Context, tx *db.Tx, companyID, orderID stri
 	case Cancelled:
 		return SalesOrder{}, apperr.New(apperr.Conflict, "Sales order %s is cancelled.", o.ID)
 	}
-	cust, err := loadCustomer(ctx, tx, companyID, o.CustomerID)
-	if err != nil {
+	if err := m.reserve(ctx, tx, &o); err != nil {
 		return SalesOrder{}, err
-	}
-	if cust.creditLimit != nil && cust.currency == o.Currency {
-		open, err := openExposure(ctx, tx, companyID, o.CustomerID, o.Currency, o.ID)
-		if err != nil {
-			return SalesOrder{}, err
-		}
-		if after := open.Add(o.GrossTotal); after.Cmp(*cust.creditLimit) > 0 {
-			return SalesOrder{}, apperr.New(apperr.Conflict, "Customer %s would owe %s %s with this order, above the credit limit of %s.",
-				o.CustomerID, after, o.Currency, cust.creditLimit).WithFields(apperr.FieldError{Pointer: "/customer_id", Detail: "credit limit"})
-		}
-	}
-	want := make([]inventory.WarehouseLine, len(o.Lines))
-	for i, l := range o.Lines {
-		want[i] = inventory.WarehouseLine{ProductID: l.ProductID, Quantity: l.StockQuantity}
-	}
-	allocs, short, err := inventory.ReserveInWarehouse(ctx, tx, companyID, inventory.Source{Type: SourceType, ID: o.ID}, o.WarehouseID, want, o.AllowBackorder)
-	if err != nil {
-		return SalesOrder{}, err
-	}
-	if len(short) > 0 && !o.AllowBackorder {
-		return SalesOrder{}, inventory.ShortageError(short, func(line int) string { return fmt.Sprintf("/lines/%d/quantity", line) })
-	}
-	for i := range o.Lines {
-		o.Lines[i].Reserved = allocs[i].Reserved.Normalize()
 	}
 	now := tx.Now()
 	o.Status, o.ConfirmedAt = Confirmed, &now
@@ -302,6 +357,40 @@ func (m *Module) Confirm(ctx context.Context, tx *db.Tx, companyID, orderID stri
 		return SalesOrder{}, err
 	}
 	return o, record(ctx, tx, &o, "sales_order.confirm", EventConfirmed)
+}
+
+// reserve checks the customer's credit limit and reserves the order's
+// lines in its warehouse, every line or none unless it allows backorders.
+func (m *Module) reserve(ctx context.Context, tx *db.Tx, o *SalesOrder) error {
+	cust, err := loadCustomer(ctx, tx, o.CompanyID, o.CustomerID)
+	if err != nil {
+		return err
+	}
+	if cust.creditLimit != nil && cust.currency == o.Currency {
+		open, err := openExposure(ctx, tx, o.CompanyID, o.CustomerID, o.Currency, o.ID)
+		if err != nil {
+			return err
+		}
+		if after := open.Add(o.GrossTotal); after.Cmp(*cust.creditLimit) > 0 {
+			return apperr.New(apperr.Conflict, "Customer %s would owe %s %s with this order, above the credit limit of %s.",
+				o.CustomerID, after, o.Currency, cust.creditLimit).WithFields(apperr.FieldError{Pointer: "/customer_id", Detail: "credit limit"})
+		}
+	}
+	want := make([]inventory.WarehouseLine, len(o.Lines))
+	for i, l := range o.Lines {
+		want[i] = inventory.WarehouseLine{ProductID: l.ProductID, Quantity: l.StockQuantity}
+	}
+	allocs, short, err := inventory.ReserveInWarehouse(ctx, tx, o.CompanyID, inventory.Source{Type: SourceType, ID: o.ID}, o.WarehouseID, want, o.AllowBackorder)
+	if err != nil {
+		return err
+	}
+	if len(short) > 0 && !o.AllowBackorder {
+		return inventory.ShortageError(short, func(line int) string { return fmt.Sprintf("/lines/%d/quantity", line) })
+	}
+	for i := range o.Lines {
+		o.Lines[i].Reserved = allocs[i].Reserved.Normalize()
+	}
+	return nil
 }
 
 // Cancel cancels an order nothing of which has shipped, releasing its
