@@ -11,6 +11,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/company"
 	"github.com/mainstay-erp/mainstay/internal/finance/collections"
 	"github.com/mainstay-erp/mainstay/internal/finance/payments"
+	"github.com/mainstay-erp/mainstay/internal/finance/taxreport"
 	"github.com/mainstay-erp/mainstay/internal/inventory"
 	"github.com/mainstay-erp/mainstay/internal/inventory/counts"
 	"github.com/mainstay-erp/mainstay/internal/inventory/inventoryapi"
@@ -137,6 +138,7 @@ func (a *App) buildAPI() error {
 	collections.Mount(api, a.db)
 	purchaseorders.Mount(api, a.db)
 	bills.Mount(api, a.db)
+	taxreport.Mount(api, a.db)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{
 		"customer": {

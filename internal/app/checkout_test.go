@@ -288,6 +288,29 @@ func TestOrderToCashEndToEnd(t *testing.T) {
 				t.Errorf("account %s: %s, want %s", code, got, v)
 			}
 		}
+		// The tax report: output tax of the invoice, Germany 19 %, equal to
+		// the ledger's tax-payable movement.
+		tr := c.Do(t, "GET", "/v1/reports/tax?from=2000-01-01&to=2099-12-31", nil).Expect(t, 200).JSON(t)
+		outTax := tr["output"].([]any)
+		if len(outTax) != 1 || outTax[0].(map[string]any)["country"] != "DE" || dec(t, outTax[0].(map[string]any)["rate"]) != "19" ||
+			dec(t, outTax[0].(map[string]any)["base"]) != "74.9" || dec(t, outTax[0].(map[string]any)["tax"]) != "14.23" ||
+			dec(t, tr["ledger_output_tax"]) != "14.23" || dec(t, tr["net_payable"]) != "14.23" {
+			t.Fatalf("tax report %v", tr)
+		}
+		c.Do(t, "GET", "/v1/reports/tax?from=2026-13-01&to=2026-12-31", nil).ExpectProblem(t, 400, apperr.BadRequest)
+		// A supplier's service bill brings input tax: 19 % of 100.00.
+		sup := c.Do(t, "POST", "/v1/suppliers", map[string]any{"name": "Repairs GmbH", "currency": "EUR"}).Expect(t, 201).JSON(t)["id"].(string)
+		c.Do(t, "PATCH", "/v1/companies/"+sh.company, map[string]any{"addresses": []any{map[string]any{"kind": "registered", "line1": "Hafenstr. 1",
+			"city": "Hamburg", "postal_code": "20457", "country": "DE"}}}, "If-Match", c.Do(t, "GET", "/v1/companies/"+sh.company, nil).Expect(t, 200).Header.Get("ETag")).Expect(t, 200)
+		c.Do(t, "POST", "/v1/bills", map[string]any{"supplier_id": sup, "supplier_reference": "R-1", "bill_date": "2026-05-10", "post": true,
+			"lines": []any{map[string]any{"account_id": accountByCode(t, c, "5100"), "description": "Repairs", "quantity": "1", "unit_price": "100", "tax_category_id": std}}}).Expect(t, 201)
+		tr = c.Do(t, "GET", "/v1/reports/tax?from=2000-01-01&to=2099-12-31", nil).Expect(t, 200).JSON(t)
+		if in := tr["input"].([]any); len(in) != 1 || dec(t, in[0].(map[string]any)["tax"]) != "19" || dec(t, tr["ledger_input_tax"]) != "19" || dec(t, tr["net_payable"]) != "-4.77" {
+			t.Fatalf("tax report with a bill %v", tr)
+		}
+		if got := balanceOf(t, c, accountByCode(t, c, "1300"), "2099-12-31"); got != "19" {
+			t.Fatalf("input tax account %s", got)
+		}
 		tb := c.Do(t, "GET", "/v1/reports/trial-balance?as_of=2099-12-31", nil).Expect(t, 200).JSON(t)
 		var sum money.Decimal
 		for _, l := range tb["lines"].([]any) {
