@@ -180,7 +180,10 @@ func (a *App) seedDemoData(ctx context.Context, company string) error {
 	if err := a.seedDemoStock(ctx, company); err != nil {
 		return err
 	}
-	return a.seedDemoSales(ctx, company)
+	if err := a.seedDemoSales(ctx, company); err != nil {
+		return err
+	}
+	return a.seedDemoPurchasing(ctx, company)
 }
 
 // metaID returns the id of a created record.

@@ -111,7 +111,7 @@ func TestChartHierarchyOverHTTP(t *testing.T) {
 			t.Helper()
 			return w.admin.Do(t, "POST", "/v1/accounts", body).Expect(t, 201).JSON(t)["id"].(string)
 		}
-		top := create(map[string]any{"code": "6100", "name": "Office", "type": "expense"})
+		top := create(map[string]any{"code": "6400", "name": "Office", "type": "expense"})
 		mid := create(map[string]any{"code": "6110", "name": "Supplies", "type": "expense", "parent_id": top})
 		leaf := create(map[string]any{"code": "6111", "name": "Paper", "type": "expense", "parent_id": mid})
 

@@ -210,6 +210,7 @@ var Template = []map[string]any{
 	{"code": "4900", "name": "Realized exchange gains", "type": Income, "role": "fx_gain"},
 	{"code": "5000", "name": "Cost of goods sold", "type": Expense, "role": "cogs"},
 	{"code": "6000", "name": "Payroll expense", "type": Expense, "role": "payroll_expense"},
+	{"code": "6100", "name": "Operating expenses", "type": Expense},
 	{"code": "6900", "name": "Realized exchange losses", "type": Expense, "role": "fx_loss"},
 	{"code": "5100", "name": "Inventory adjustments", "type": Expense},
 	{"code": "6950", "name": "Rounding differences", "type": Expense, "role": "rounding"},
