@@ -10,6 +10,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/catalog"
 	"github.com/mainstay-erp/mainstay/internal/company"
 	"github.com/mainstay-erp/mainstay/internal/finance/collections"
+	"github.com/mainstay-erp/mainstay/internal/finance/paymentruns"
 	"github.com/mainstay-erp/mainstay/internal/finance/payments"
 	"github.com/mainstay-erp/mainstay/internal/finance/taxreport"
 	"github.com/mainstay-erp/mainstay/internal/inventory"
@@ -138,6 +139,7 @@ func (a *App) buildAPI() error {
 	collections.Mount(api, a.db)
 	purchaseorders.Mount(api, a.db)
 	bills.Mount(api, a.db)
+	paymentruns.Mount(api, a.db, a.services.Companies, a.services.Suppliers, a.keyring)
 	taxreport.Mount(api, a.db)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{

@@ -35,6 +35,16 @@ type Company struct {
 	// A pointer so that companies stored before the field existed read as
 	// not set (0 %) rather than as a value someone chose.
 	OverReceiptTolerancePercent *money.Decimal `json:"over_receipt_tolerance_percent,omitempty" required:"false" doc:"How much more than ordered goods receipts may bring in, in percent of a purchase order line's quantity (0 to 100, e.g. \"5\"); default 0: never more than ordered."`
+
+	BankAccount                   *CompanyBankAccount `json:"bank_account,omitempty" required:"false" doc:"The company's own account that payment runs pay from (the debtor account of pain.001 bank files)."`
+	PaymentRunsNeedSecondApprover bool                `json:"payment_runs_need_second_approver,omitempty" required:"false" doc:"Payment runs must be approved by a different client than the one that proposed them (four-eyes principle)."`
+}
+
+// CompanyBankAccount is the company's own bank account.
+type CompanyBankAccount struct {
+	IBAN   string `json:"iban" pattern:"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"`
+	BIC    string `json:"bic,omitempty" pattern:"^[A-Z0-9]{8}([A-Z0-9]{3})?$"`
+	Holder string `json:"holder,omitempty" maxLength:"140"`
 }
 
 // Address is a postal address.

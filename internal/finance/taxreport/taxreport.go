@@ -52,7 +52,7 @@ type TaxReport struct {
 
 type key struct {
 	country, region, category, rate string
-	cur                            money.Currency
+	cur                             money.Currency
 }
 
 type docTax struct {
@@ -226,7 +226,7 @@ func Mount(api *rest.API, d *db.DB) {
 		Description: "Output tax (invoices less credit notes, by issue date; jurisdiction = the order's destination, else the company's country) and " +
 			"input tax (supplier bills less their credit notes, by bill date) per jurisdiction, tax category, rate and document currency, " +
 			"with the movement of the tax accounts in the ledger (company currency) and the net payable.",
-		Params: []rest.Param{{Name: "company_id", In: "query"}, {Name: "from", In: "query", Description: "YYYY-MM-DD"}, {Name: "to", In: "query", Description: "YYYY-MM-DD"}},
+		Params:   []rest.Param{{Name: "company_id", In: "query"}, {Name: "from", In: "query", Description: "YYYY-MM-DD"}, {Name: "to", In: "query", Description: "YYYY-MM-DD"}},
 		Response: reflect.TypeOf(TaxReport{}), Errors: []int{400},
 	}, func(w http.ResponseWriter, r *http.Request) error {
 		q := r.URL.Query()

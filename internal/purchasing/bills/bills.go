@@ -200,4 +200,10 @@ type PayInput struct {
 	BankAccountID string
 	Reference     string
 	Allocations   []BillAllocationInput
+	// Discounts are early-payment discounts taken, by bill id (payment
+	// currency): each settles the bill's payable along with its
+	// allocation and is credited to DiscountAccountID (an income account).
+	// Not part of the supplier-payments API; the payment run sets them.
+	Discounts         map[string]money.Decimal
+	DiscountAccountID string
 }

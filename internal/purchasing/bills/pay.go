@@ -113,6 +113,23 @@ func Pay(ctx context.Context, tx *db.Tx, companyID string, in PayInput) (Supplie
 			targets = append(targets, target{index: i, bill: b, amount: a.Amount})
 		}
 	}
+	var discounts money.Decimal
+	for billID, d := range in.Discounts {
+		if !seen[billID] {
+			bad("/discounts", "bill %s has a discount but no allocation", billID)
+		}
+		if d.IsNegative() {
+			bad("/discounts", "the discount of bill %s is negative", billID)
+		}
+		discounts = discounts.Add(d)
+	}
+	if discounts.Sign() > 0 {
+		if ok, err := accountOfType(ctx, tx, companyID, in.DiscountAccountID, "income"); err != nil {
+			return SupplierPayment{}, err
+		} else if !ok {
+			bad("/discount_account_id", "not an active income account of this company")
+		}
+	}
 	if len(fields) > 0 {
 		return SupplierPayment{}, apperr.Fields(fields...)
 	}
@@ -136,8 +153,8 @@ func Pay(ctx context.Context, tx *db.Tx, companyID string, in PayInput) (Supplie
 		if _, _, _, err := ledger.OpenAmount(ctx, tx, companyID, ledger.LineRef{EntryID: t.bill.JournalEntryID, LineNo: t.bill.PayableLineNo}); err != nil {
 			return SupplierPayment{}, err
 		}
-		if t.amount.Cmp(open) > 0 {
-			return SupplierPayment{}, apperr.New(apperr.Conflict, "Bill %s has %s %s open; the allocation is %s.", t.bill.ID, open, in.Currency, t.amount.Normalize()).
+		if settled := t.amount.Add(in.Discounts[t.bill.ID]); settled.Cmp(open) > 0 {
+			return SupplierPayment{}, apperr.New(apperr.Conflict, "Bill %s has %s %s open; the allocation is %s.", t.bill.ID, open, in.Currency, settled.Normalize()).
 				WithFields(apperr.FieldError{Pointer: ptr + "/amount", Detail: fmt.Sprintf("bill %s has %s open", t.bill.ID, open)})
 		}
 	}
@@ -160,7 +177,10 @@ func Pay(ctx context.Context, tx *db.Tx, companyID string, in PayInput) (Supplie
 		if err != nil {
 			return SupplierPayment{}, err
 		}
-		lines = append(lines, ledger.Line{AccountID: account, Debit: t.amount, Currency: cur, Settles: &ref, Memo: "Bill " + t.bill.ID})
+		lines = append(lines, ledger.Line{AccountID: account, Debit: t.amount.Add(in.Discounts[t.bill.ID]), Currency: cur, Settles: &ref, Memo: "Bill " + t.bill.ID})
+	}
+	if discounts.Sign() > 0 {
+		lines = append(lines, ledger.Line{AccountID: in.DiscountAccountID, Credit: discounts, Currency: cur, Memo: "Early-payment discounts taken"})
 	}
 	if p.Unapplied.Sign() > 0 {
 		lines = append(lines, ledger.Line{AccountID: payables, Debit: p.Unapplied, Currency: cur, Memo: "Advance to supplier"})
