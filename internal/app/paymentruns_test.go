@@ -225,6 +225,21 @@ func TestPaymentRunSupplierWithoutIBAN(t *testing.T) {
 		}
 		wantBill(t, "bill", w.admin.Do(t, "GET", "/v1/bills/"+bill, nil).Expect(t, 200).JSON(t), map[string]string{"payment_status": "unpaid"})
 		wantBill(t, "run", w.admin.Do(t, "GET", "/v1/payment-runs/"+id, nil).Expect(t, 200).JSON(t), map[string]string{"status": "approved"})
+		// The stuck run is cancelled: once, then it can neither be approved
+		// nor executed; an executed run cannot be cancelled.
+		if got := w.finance.Do(t, "POST", "/v1/payment-runs/"+id+"/cancel", nil).Expect(t, 200).JSON(t); got["status"] != "cancelled" {
+			t.Fatalf("cancelled run %v", got)
+		}
+		w.finance.Do(t, "POST", "/v1/payment-runs/"+id+"/cancel", nil).Expect(t, 200)
+		w.approver.Do(t, "POST", "/v1/payment-runs/"+id+"/approve", nil).ExpectProblem(t, 409, apperr.Conflict)
+		w.finance.Do(t, "POST", "/v1/payment-runs/"+id+"/execute", nil).ExpectProblem(t, 409, apperr.Conflict)
+		w.serviceBill(t, w.supplier, "C-2", "2026-05-10", "10")
+		paid := w.finance.Do(t, "POST", "/v1/payment-runs", map[string]any{"payment_date": "2026-06-20", "currency": "EUR", "supplier_id": w.supplier}).
+			Expect(t, 201).JSON(t)["id"].(string)
+		w.approver.Do(t, "POST", "/v1/payment-runs/"+paid+"/approve", nil).Expect(t, 200)
+		w.finance.Do(t, "POST", "/v1/payment-runs/"+paid+"/execute", nil).Expect(t, 200)
+		w.finance.Do(t, "POST", "/v1/payment-runs/"+paid+"/cancel", nil).ExpectProblem(t, 409, apperr.Conflict)
+		newCompanyCaller(t, w.world).Do(t, "POST", "/v1/payment-runs/"+id+"/cancel", nil).ExpectProblem(t, 404, apperr.NotFound)
 	})
 }
 

@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -425,6 +426,16 @@ func TestDunningLevels(t *testing.T) {
 				t.Errorf("run as of %s: %s, want %s", s.asOf, got, s.want)
 			}
 		}
-		newCompanyCaller(t, rw.world).Do(t, "GET", "/v1/dunning-runs/dun_nope", nil).ExpectProblem(t, 404, apperr.NotFound)
+		// Every run is listed, oldest first, page by page.
+		first := c.Do(t, "GET", "/v1/dunning-runs?page_size=5", nil).Expect(t, 200).JSON(t)
+		second := c.Do(t, "GET", "/v1/dunning-runs?page_size=5&page_token="+url.QueryEscape(first["next_page_token"].(string)), nil).Expect(t, 200).JSON(t)
+		if n := len(first["data"].([]any)) + len(second["data"].([]any)); n != len(steps) || second["next_page_token"] != "" {
+			t.Errorf("listed %d runs, want %d", n, len(steps))
+		}
+		stranger := newCompanyCaller(t, rw.world)
+		stranger.Do(t, "GET", "/v1/dunning-runs/dun_nope", nil).ExpectProblem(t, 404, apperr.NotFound)
+		if n := len(stranger.Do(t, "GET", "/v1/dunning-runs", nil).Expect(t, 200).JSON(t)["data"].([]any)); n != 0 {
+			t.Errorf("another company lists %d dunning runs", n)
+		}
 	})
 }

@@ -140,6 +140,26 @@ func Mount(api *rest.API, d *db.DB) {
 		return rest.Respond(w, r, http.StatusCreated, out)
 	})
 	api.Handle(rest.Operation{
+		ID: "listDunningRuns", Method: http.MethodGet, Path: "/v1/dunning-runs", Tag: "Collections", Scope: read, XML: true,
+		Summary: "List dunning runs", Description: "Oldest first, each with its notices.",
+		Params:   []rest.Param{{Name: "company_id", In: "query"}, {Name: "page_size", In: "query"}, {Name: "page_token", In: "query"}},
+		Response: reflect.TypeOf(DunningRunList{}),
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		company, err := rest.Company(r.Context(), r.URL.Query().Get("company_id"), "query:company_id")
+		if err != nil {
+			return err
+		}
+		var out DunningRunList
+		out.Data, out.NextPageToken, err = rest.IDPage(r, []string{"dunning-runs", company}, func(run DunningRun) string { return run.ID },
+			func(after string, limit int) ([]DunningRun, error) {
+				return listRuns(r.Context(), d.Reader(r.Context()), company, after, limit)
+			})
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, out)
+	})
+	api.Handle(rest.Operation{
 		ID: "getDunningRun", Method: http.MethodGet, Path: "/v1/dunning-runs/{id}", Tag: "Collections", Scope: read, XML: true,
 		Summary: "Get a dunning run", Params: []rest.Param{{Name: "id", In: "path"}, {Name: "company_id", In: "query"}},
 		Response: reflect.TypeOf(DunningRun{}), Errors: []int{404},

@@ -206,6 +206,12 @@ type DunningRun struct {
 	CreatedAt time.Time       `json:"created_at"`
 }
 
+// DunningRunList is a page of dunning runs.
+type DunningRunList struct {
+	Data          []DunningRun `json:"data"`
+	NextPageToken string       `json:"next_page_token"`
+}
+
 // DunningNotice reminds a customer of one overdue invoice.
 type DunningNotice struct {
 	ID          string         `json:"id"`

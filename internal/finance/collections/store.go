@@ -205,3 +205,28 @@ func companyZone(ctx context.Context, q db.Querier, companyID string) (string, e
 	}
 	return zoneOf(doc), nil
 }
+
+// listRuns returns a company's dunning runs after an id, oldest first,
+// each with its notices.
+func listRuns(ctx context.Context, q db.Querier, companyID, after string, limit int) ([]DunningRun, error) {
+	rows, err := q.QueryContext(ctx, "SELECT id FROM dunning_runs WHERE company_id = $1 AND id > $2 ORDER BY id LIMIT $3", companyID, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("dunning runs: %w", err)
+	}
+	ids, err := db.Collect(rows, func(r *sql.Rows) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("dunning runs: %w", err)
+	}
+	out := make([]DunningRun, 0, len(ids))
+	for _, id := range ids {
+		run, err := loadRun(ctx, q, companyID, id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, run)
+	}
+	return out, nil
+}

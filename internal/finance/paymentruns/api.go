@@ -101,6 +101,26 @@ func Mount(api *rest.API, d *db.DB, companies *resource.Resource[company.Company
 		return rest.Respond(w, r, http.StatusOK, out)
 	})
 	api.Handle(rest.Operation{
+		ID: "cancelPaymentRun", Method: http.MethodPost, Path: "/v1/payment-runs/{id}/cancel", Tag: "Payments", Scope: write, XML: true, Idempotent: true,
+		Summary:     "Cancel a payment run",
+		Description: "A proposed or approved run is withdrawn (audited); an executed run is 409 (its payments are posted).",
+		Params:      idParam, Response: reflect.TypeOf(PaymentRun{}), Errors: []int{404, 409},
+	}, func(w http.ResponseWriter, r *http.Request) error {
+		co, err := companyOf(r)
+		if err != nil {
+			return err
+		}
+		var out PaymentRun
+		err = d.Transact(r.Context(), func(tx *db.Tx) error {
+			out, err = s.Cancel(r.Context(), tx, co, r.PathValue("id"))
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		return rest.Respond(w, r, http.StatusOK, out)
+	})
+	api.Handle(rest.Operation{
 		ID: "executePaymentRun", Method: http.MethodPost, Path: "/v1/payment-runs/{id}/execute", Tag: "Payments", Scope: write, XML: true, Idempotent: true,
 		Summary: "Execute an approved payment run",
 		Description: "In one transaction: one outgoing payment per supplier (in /v1/payments and /v1/supplier-payments) settling its bills and " +

@@ -180,6 +180,29 @@ func (s *Service) Approve(ctx context.Context, tx *db.Tx, companyID, runID strin
 		Details: map[string]any{"proposed_by": run.ProposedBy, "approved_by": run.ApprovedBy, "total": run.Total.String(), "four_eyes": co.Value.PaymentRunsNeedSecondApprover}})
 }
 
+// Cancel withdraws a run that has not been executed: its bills are free
+// for another run. Cancelling twice returns the run; an executed run is
+// 409 (its payments are posted: reverse them instead).
+func (s *Service) Cancel(ctx context.Context, tx *db.Tx, companyID, runID string) (PaymentRun, error) {
+	run, err := loadRun(ctx, tx, companyID, runID, true)
+	if err != nil {
+		return PaymentRun{}, err
+	}
+	switch run.Status {
+	case Cancelled:
+		return run, nil
+	case Executed:
+		return PaymentRun{}, apperr.New(apperr.Conflict, "Payment run %s is executed; its payments are posted.", run.ID).WithFields(apperr.FieldError{Pointer: "/status", Detail: run.Status})
+	}
+	p, _ := auth.FromContext(ctx)
+	run.Status, run.UpdatedAt = Cancelled, tx.Now().UTC().Truncate(time.Microsecond)
+	if err := saveRun(ctx, tx, &run, "", ""); err != nil {
+		return PaymentRun{}, err
+	}
+	return run, audit.Record(ctx, tx, audit.Entry{Action: "payment_run.cancel", ResourceType: "payment_run", ResourceID: run.ID, CompanyID: companyID,
+		Details: map[string]any{"cancelled_by": p.ClientID}})
+}
+
 // withBankAccounts lets the run read the suppliers' bank accounts: paying
 // needs them even when the executing client may not see them, and they
 // leave the server only in the bank files, which need partners:sensitive.
