@@ -79,47 +79,37 @@ func Mount(api *rest.API, d *db.DB, companies *resource.Resource[company.Company
 		}
 		return rest.Respond(w, r, http.StatusOK, run)
 	})
+	// step answers a move of a run from one status to the next.
+	step := func(fn func(ctx context.Context, tx *db.Tx, companyID, runID string) (PaymentRun, error)) rest.Handler {
+		return func(w http.ResponseWriter, r *http.Request) error {
+			co, err := companyOf(r)
+			if err != nil {
+				return err
+			}
+			var out PaymentRun
+			err = d.Transact(r.Context(), func(tx *db.Tx) error {
+				out, err = fn(r.Context(), tx, co, r.PathValue("id"))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			return rest.Respond(w, r, http.StatusOK, out)
+		}
+	}
 	api.Handle(rest.Operation{
 		ID: "approvePaymentRun", Method: http.MethodPost, Path: "/v1/payment-runs/{id}/approve", Tag: "Payments", Scope: write, XML: true, Idempotent: true,
 		Summary: "Approve a payment run",
 		Description: "Records the approving client (audited). When the company sets payment_runs_need_second_approver, the proposer cannot " +
 			"approve its own run (409). An approved or executed run is returned unchanged; a cancelled one is 409.",
 		Params: idParam, Response: reflect.TypeOf(PaymentRun{}), Errors: []int{404, 409},
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		co, err := companyOf(r)
-		if err != nil {
-			return err
-		}
-		var out PaymentRun
-		err = d.Transact(r.Context(), func(tx *db.Tx) error {
-			out, err = s.Approve(r.Context(), tx, co, r.PathValue("id"))
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return rest.Respond(w, r, http.StatusOK, out)
-	})
+	}, step(s.Approve))
 	api.Handle(rest.Operation{
 		ID: "cancelPaymentRun", Method: http.MethodPost, Path: "/v1/payment-runs/{id}/cancel", Tag: "Payments", Scope: write, XML: true, Idempotent: true,
 		Summary:     "Cancel a payment run",
 		Description: "A proposed or approved run is withdrawn (audited); an executed run is 409 (its payments are posted).",
 		Params:      idParam, Response: reflect.TypeOf(PaymentRun{}), Errors: []int{404, 409},
-	}, func(w http.ResponseWriter, r *http.Request) error {
-		co, err := companyOf(r)
-		if err != nil {
-			return err
-		}
-		var out PaymentRun
-		err = d.Transact(r.Context(), func(tx *db.Tx) error {
-			out, err = s.Cancel(r.Context(), tx, co, r.PathValue("id"))
-			return err
-		})
-		if err != nil {
-			return err
-		}
-		return rest.Respond(w, r, http.StatusOK, out)
-	})
+	}, step(s.Cancel))
 	api.Handle(rest.Operation{
 		ID: "executePaymentRun", Method: http.MethodPost, Path: "/v1/payment-runs/{id}/execute", Tag: "Payments", Scope: write, XML: true, Idempotent: true,
 		Summary: "Execute an approved payment run",
