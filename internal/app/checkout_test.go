@@ -358,3 +358,33 @@ func TestSalesOrderEdits(t *testing.T) {
 		c.Do(t, "PATCH", path, map[string]any{"lines": []any{cartLine("MUG-1", "1")}}, "If-Match", etag).ExpectProblem(t, 409, apperr.Conflict)
 	})
 }
+
+// TestConcurrentShipmentsOfTheSameProducts ships orders whose lines list
+// the same two products in opposite orders, all at once, on PostgreSQL:
+// every shipment goes through, and stock and its value agree afterwards.
+func TestConcurrentShipmentsOfTheSameProducts(t *testing.T) {
+	sh := newShop(t, newStockWorld(t, db.Postgres))
+	var ids []string
+	for i := 0; i < 10; i++ {
+		lines := []any{cartLine("MUG-1", "0.5"), cartLine("TEA-1", "0.25")}
+		if i%2 == 1 {
+			lines = []any{cartLine("TEA-1", "0.25"), cartLine("MUG-1", "0.5")}
+		}
+		ids = append(ids, sh.checkout(t, sh.admin, fmt.Sprintf("ship-%d", i), lines...).Expect(t, 201).JSON(t)["id"].(string))
+	}
+	var wg sync.WaitGroup
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if r := sh.admin.Do(t, "POST", "/v1/shipments", map[string]any{"sales_order_id": id}); r.Status != 201 {
+				t.Errorf("shipment of %s: %d %s", id, r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	if l := sh.level(t, sh.a, sh.bin); l["on_hand"] != "5" || l["reserved"] != "0" {
+		t.Fatalf("mugs after ten shipments %v", l)
+	}
+	sh.valuationMatchesLedger(t, "2099-12-31")
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -566,7 +567,15 @@ func (m *Module) issue(ctx context.Context, tx *db.Tx, o *SalesOrder, s *Shipmen
 		s.CarrierID = o.Shipping.CarrierID
 	}
 	src := inventory.Source{Type: SourceType, ID: o.ID}
-	for i := range s.Lines {
+	// Lines are issued in product order: each issue locks its product's
+	// cost row, and one order for every writer keeps two shipments of the
+	// same products from deadlocking.
+	order := make([]int, len(s.Lines))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, b int) bool { return s.Lines[order[a]].ProductID < s.Lines[order[b]].ProductID })
+	for _, i := range order {
 		line := &s.Lines[i]
 		l := &o.Lines[line.LineNo-1]
 		reservations, err := inventory.ActiveReservations(ctx, tx, o.CompanyID, src, l.ProductID)
