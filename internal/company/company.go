@@ -105,3 +105,12 @@ func validate(_ context.Context, c *Company) []apperr.FieldError {
 	}
 	return errs
 }
+
+// LocalDate is now's calendar date in a company's time zone (UTC when it
+// has none): the default date of every document a company dates.
+func LocalDate(zone string, now time.Time) string {
+	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
+		return now.In(loc).Format(time.DateOnly)
+	}
+	return now.UTC().Format(time.DateOnly)
+}

@@ -2,6 +2,7 @@ package collections
 
 import (
 	"context"
+	companies "github.com/mainstay-erp/mainstay/internal/company"
 	"net/http"
 	"reflect"
 
@@ -29,7 +30,7 @@ func Mount(api *rest.API, d *db.DB) {
 		if err != nil {
 			return "", err
 		}
-		return today(zone, d.Now()), nil
+		return companies.LocalDate(zone, d.Now()), nil
 	}
 	api.Handle(rest.Operation{
 		ID: "getReceivablesAging", Method: http.MethodGet, Path: "/v1/reports/receivables-aging", Tag: "Collections", Scope: read, XML: true,

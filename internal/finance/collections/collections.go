@@ -281,14 +281,6 @@ func GetRun(ctx context.Context, q db.Querier, companyID, id string) (DunningRun
 	return loadRun(ctx, q, companyID, id)
 }
 
-// today is the calendar date in a time zone (UTC without one).
-func today(zone string, now time.Time) string {
-	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
-		return now.In(loc).Format(time.DateOnly)
-	}
-	return now.UTC().Format(time.DateOnly)
-}
-
 func zoneOf(doc string) string {
 	var c struct {
 		TimeZone string `json:"time_zone"`

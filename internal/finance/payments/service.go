@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	companies "github.com/mainstay-erp/mainstay/internal/company"
 	"sort"
 	"time"
 
@@ -19,14 +20,6 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 	"github.com/mainstay-erp/mainstay/internal/sales/orders"
 )
-
-// Today is a calendar date in the company's time zone (UTC without one).
-func Today(zone string, now time.Time) string {
-	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
-		return now.In(loc).Format(time.DateOnly)
-	}
-	return now.UTC().Format(time.DateOnly)
-}
 
 func validDate(s string) bool {
 	_, err := time.Parse(time.DateOnly, s)
@@ -180,7 +173,7 @@ func Create(ctx context.Context, tx *db.Tx, in CreateInput) (Payment, bool, erro
 		fields = append(fields, *f)
 	}
 	if in.Date == "" {
-		in.Date = Today(co.zone, tx.Now())
+		in.Date = companies.LocalDate(co.zone, tx.Now())
 	} else if !validDate(in.Date) {
 		fields = append(fields, apperr.FieldError{Pointer: "/date", Detail: "must be a date YYYY-MM-DD"})
 	}
@@ -495,7 +488,7 @@ func unappliedLine(ctx context.Context, tx *db.Tx, p Payment) (string, error) {
 
 func dateOrToday(date string, co company, tx *db.Tx) (string, error) {
 	if date == "" {
-		return Today(co.zone, tx.Now()), nil
+		return companies.LocalDate(co.zone, tx.Now()), nil
 	}
 	if !validDate(date) {
 		return "", apperr.Field("/date", "must be a date YYYY-MM-DD")

@@ -3,6 +3,7 @@ package sites
 import (
 	"context"
 	"fmt"
+	"github.com/mainstay-erp/mainstay/internal/company"
 	"net/http"
 	"reflect"
 	"time"
@@ -106,13 +107,7 @@ func Today(ctx context.Context, q db.Querier, companyID string, now time.Time) (
 	if err != nil {
 		return "", err
 	}
-	loc := time.UTC
-	if tz != "" {
-		if loc, err = time.LoadLocation(tz); err != nil {
-			return "", fmt.Errorf("company %s time zone %q: %w", companyID, tz, err)
-		}
-	}
-	return now.In(loc).Format(time.DateOnly), nil
+	return company.LocalDate(tz, now), nil
 }
 
 // Mount adds GET /v1/reorder-suggestions.

@@ -3,6 +3,7 @@ package bills
 import (
 	"context"
 	"fmt"
+	"github.com/mainstay-erp/mainstay/internal/company"
 	"sort"
 	"time"
 
@@ -65,7 +66,7 @@ func Pay(ctx context.Context, tx *db.Tx, companyID string, in PayInput) (Supplie
 	}
 	amountOK("/amount", in.Amount)
 	if in.Date == "" {
-		in.Date = today(co.zone, tx.Now())
+		in.Date = company.LocalDate(co.zone, tx.Now())
 	} else if !validDate(in.Date) {
 		bad("/date", "must be a date YYYY-MM-DD")
 	}

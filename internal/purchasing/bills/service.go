@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/mainstay-erp/mainstay/internal/company"
 	"time"
 
 	"github.com/mainstay-erp/mainstay/internal/ledger"
@@ -18,13 +19,6 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/purchasing/orders"
 	"github.com/mainstay-erp/mainstay/internal/sales/pricing"
 )
-
-func today(zone string, now time.Time) string {
-	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
-		return now.In(loc).Format(time.DateOnly)
-	}
-	return now.UTC().Format(time.DateOnly)
-}
 
 func validDate(s string) bool {
 	_, err := time.Parse(time.DateOnly, s)
@@ -64,7 +58,7 @@ func Create(ctx context.Context, tx *db.Tx, in CreateInput) (Bill, error) {
 		bad("/supplier_reference", "give the supplier's number of the %s", in.Kind)
 	}
 	if in.BillDate == "" {
-		in.BillDate = today(co.zone, tx.Now())
+		in.BillDate = company.LocalDate(co.zone, tx.Now())
 	} else if !validDate(in.BillDate) {
 		bad("/bill_date", "must be a date YYYY-MM-DD")
 	}

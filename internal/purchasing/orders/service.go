@@ -46,13 +46,6 @@ func validDate(s string) bool {
 	return err == nil && t.Format(time.DateOnly) == s
 }
 
-func today(zone string, now time.Time) string {
-	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
-		return now.In(loc).Format(time.DateOnly)
-	}
-	return now.UTC().Format(time.DateOnly)
-}
-
 func roundingMode(co company.Company) money.RoundingMode {
 	if m, err := money.ParseRoundingMode(co.RoundingMode); err == nil {
 		return m
@@ -91,7 +84,7 @@ func Create(ctx context.Context, tx *db.Tx, in CreateInput) (PurchaseOrder, erro
 		add("/currency", "%q is not an active ISO 4217 currency code", string(in.Currency))
 	}
 	if in.OrderDate == "" {
-		in.OrderDate = today(co.TimeZone, tx.Now())
+		in.OrderDate = company.LocalDate(co.TimeZone, tx.Now())
 	} else if !validDate(in.OrderDate) {
 		add("/order_date", "%q is not a date (YYYY-MM-DD)", in.OrderDate)
 	}
@@ -422,7 +415,7 @@ func Receive(ctx context.Context, tx *db.Tx, in ReceiveInput) (GoodsReceipt, Pur
 		return GoodsReceipt{}, PurchaseOrder{}, err
 	}
 	if in.Date == "" {
-		in.Date = today(co.TimeZone, tx.Now())
+		in.Date = company.LocalDate(co.TimeZone, tx.Now())
 	} else if !validDate(in.Date) {
 		return GoodsReceipt{}, PurchaseOrder{}, apperr.Field("/date", "%q is not a date (YYYY-MM-DD)", in.Date)
 	}

@@ -3,6 +3,7 @@ package invoicing
 import (
 	"context"
 	"fmt"
+	"github.com/mainstay-erp/mainstay/internal/company"
 
 	"github.com/mainstay-erp/mainstay/internal/inventory"
 	"github.com/mainstay-erp/mainstay/internal/inventory/sites"
@@ -43,7 +44,7 @@ func CreateReturn(ctx context.Context, tx *db.Tx, in ReturnInput) (CustomerRetur
 			return err
 		}
 		if in.Date == "" {
-			in.Date = today(s.zone, tx.Now())
+			in.Date = company.LocalDate(s.zone, tx.Now())
 		}
 		if in.LocationID == "" {
 			if in.LocationID, err = sites.DefaultLocation(ctx, tx, in.CompanyID, o.WarehouseID, sites.Receiving); err != nil {

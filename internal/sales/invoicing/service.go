@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
+	"github.com/mainstay-erp/mainstay/internal/company"
 
 	"github.com/mainstay-erp/mainstay/internal/ledger"
 	"github.com/mainstay-erp/mainstay/internal/ledger/rules"
@@ -30,7 +30,7 @@ func Wire(m *orders.Module) {
 		if err != nil || s.invoiceOn != OnConfirmation {
 			return err
 		}
-		_, err = invoiceOrder(ctx, tx, s, o, nil, "", today(s.zone, tx.Now()), true)
+		_, err = invoiceOrder(ctx, tx, s, o, nil, "", company.LocalDate(s.zone, tx.Now()), true)
 		if errors.Is(err, errNothing) {
 			return nil
 		}
@@ -51,13 +51,6 @@ func Wire(m *orders.Module) {
 		}
 		return err
 	})
-}
-
-func today(zone string, now time.Time) string {
-	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
-		return now.In(loc).Format(time.DateOnly)
-	}
-	return now.UTC().Format(time.DateOnly)
 }
 
 // CreateForOrder invoices what of a confirmed order is billable and not
@@ -82,7 +75,7 @@ func CreateForOrder(ctx context.Context, tx *db.Tx, companyID, orderID string, f
 				billable[l.LineNo] = l.StockQuantity
 			}
 		}
-		inv, err = invoiceOrder(ctx, tx, s, o, billable, "", today(s.zone, tx.Now()), finalize)
+		inv, err = invoiceOrder(ctx, tx, s, o, billable, "", company.LocalDate(s.zone, tx.Now()), finalize)
 		if errors.Is(err, errNothing) {
 			return apperr.New(apperr.Conflict, "Sales order %s has nothing left to invoice.", o.ID).
 				WithFields(apperr.FieldError{Pointer: "/sales_order_id", Detail: "nothing to invoice"})

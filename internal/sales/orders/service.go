@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mainstay-erp/mainstay/internal/company"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/mainstay-erp/mainstay/internal/inventory"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -92,13 +92,6 @@ func (in CreateInput) hash() string {
 	return hex.EncodeToString(sum[:])
 }
 
-func today(zone string, now time.Time) string {
-	if loc, err := time.LoadLocation(zone); err == nil && zone != "" {
-		return now.In(loc).Format(time.DateOnly)
-	}
-	return now.UTC().Format(time.DateOnly)
-}
-
 // Create prices, taxes and stores a draft order in tx.
 func Create(ctx context.Context, tx *db.Tx, in CreateInput) (SalesOrder, error) {
 	// Fingerprinted as asked, before defaults are filled in, so a retry
@@ -142,7 +135,7 @@ func price(ctx context.Context, tx *db.Tx, in CreateInput) (SalesOrder, error) {
 		in.Currency = base
 	}
 	if in.OrderDate == "" {
-		in.OrderDate = today(zone, tx.Now())
+		in.OrderDate = company.LocalDate(zone, tx.Now())
 	}
 	if in.WarehouseID == "" {
 		if in.WarehouseID, err = defaultWarehouse(ctx, tx, in.CompanyID); err != nil {
@@ -561,7 +554,7 @@ func (m *Module) issue(ctx context.Context, tx *db.Tx, o *SalesOrder, s *Shipmen
 		if err != nil {
 			return err
 		}
-		s.Date = today(zone, tx.Now())
+		s.Date = company.LocalDate(zone, tx.Now())
 	}
 	if s.CarrierID == "" && o.Shipping != nil {
 		s.CarrierID = o.Shipping.CarrierID
