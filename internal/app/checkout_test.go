@@ -388,3 +388,31 @@ func TestConcurrentShipmentsOfTheSameProducts(t *testing.T) {
 	}
 	sh.valuationMatchesLedger(t, "2099-12-31")
 }
+
+// TestCreditLimitAtConfirmation: an order that would take a customer past
+// its credit limit (with the orders it has open) is not confirmed, and
+// reserves nothing.
+func TestCreditLimitAtConfirmation(t *testing.T) {
+	forEngines(t, func(t *testing.T, e db.Engine) {
+		sh := newShop(t, newStockWorld(t, e))
+		c := sh.admin
+		cust := c.Do(t, "POST", "/v1/customers", map[string]any{"name": "Careful Café", "currency": "EUR", "credit_limit": "50.00"}).Expect(t, 201).JSON(t)["id"].(string)
+		order := func(mugs string) string {
+			return c.Do(t, "POST", "/v1/sales-orders", map[string]any{"customer_id": cust, "ship_to": map[string]any{"country": "DE", "postal_code": "10115"}, "lines": []any{cartLine("MUG-1", mugs)}}).Expect(t, 201).JSON(t)["id"].(string)
+		}
+		// 3 mugs and shipping: 41.53 gross, within 50.00.
+		c.Do(t, "POST", "/v1/sales-orders/"+order("3")+"/confirm", nil).Expect(t, 200)
+		// 2 more: 29.63, with 41.53 open → 71.16 > 50.00.
+		second := order("2")
+		p := c.Do(t, "POST", "/v1/sales-orders/"+second+"/confirm", nil).ExpectProblem(t, 409, apperr.Conflict)
+		if !apitest.HasPointer(p, "/customer_id") {
+			t.Fatalf("credit limit not pointed at: %+v", p.Errors)
+		}
+		if l := sh.level(t, sh.a, sh.bin); l["reserved"] != "3" {
+			t.Fatalf("a refused confirmation reserved stock: %v", l)
+		}
+		if so := c.Do(t, "GET", "/v1/sales-orders/"+second, nil).Expect(t, 200).JSON(t); so["status"] != "draft" {
+			t.Fatalf("refused order %v", so)
+		}
+	})
+}

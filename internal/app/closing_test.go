@@ -76,6 +76,14 @@ func TestYearEndClosing(t *testing.T) {
 		if got := balanceOf(t, c, re, "2026-12-31"); got != "-800" {
 			t.Errorf("retained earnings after the second close %s", got)
 		}
+		// Closing and reopening are audited, naming who did it.
+		for action, want := range map[string]int{"fiscal_year.close": 2, "fiscal_year.reopen": 1, "fiscal_period.reopen": 1} {
+			var n int
+			if err := w.s.App.DB().QueryRowContext(t.Context(), "SELECT COUNT(*) FROM audit_log WHERE action = $1 AND company_id = $2 AND actor <> ''",
+				action, w.company).Scan(&n); err != nil || n != want {
+				t.Errorf("%d audit rows for %s (%v), want %d", n, action, err, want)
+			}
+		}
 		newCompanyCaller(t, w).Do(t, "POST", "/v1/fiscal-years/2026/reopen", nil).ExpectProblem(t, 404, apperr.NotFound)
 	})
 }
