@@ -106,23 +106,24 @@ func List(ctx context.Context, q db.Querier, lp ListParams) (Page, error) {
 		return Page{}, fmt.Errorf("list journal entries: %w", err)
 	}
 	page := Page{Data: []Entry{}}
-	for i, k := range keys {
-		if i == lp.PageSize {
-			last := keys[i-1]
-			c, err := query.NewCursor(orders, last.vals, last.id)
-			if err != nil {
-				return Page{}, fmt.Errorf("list journal entries: %w", err)
-			}
-			page.NextPageToken = query.EncodeToken(lp.TokenKey, c, fingerprint)
-			break
-		}
-		// At most a page of entries, each read by its primary key: simpler
-		// than a second batched query and as fast at these sizes.
-		e, err := loadEntry(ctx, q, k.id)
+	if len(keys) > lp.PageSize {
+		last := keys[lp.PageSize-1]
+		c, err := query.NewCursor(orders, last.vals, last.id)
 		if err != nil {
-			return Page{}, err
+			return Page{}, fmt.Errorf("list journal entries: %w", err)
 		}
-		page.Data = append(page.Data, e)
+		page.NextPageToken = query.EncodeToken(lp.TokenKey, c, fingerprint)
+		keys = keys[:lp.PageSize]
 	}
+	ids := make([]string, len(keys))
+	for i, k := range keys {
+		ids[i] = k.id
+	}
+	// The page's entries and all their lines in two queries.
+	entries, err := loadEntries(ctx, q, ids)
+	if err != nil {
+		return Page{}, err
+	}
+	page.Data = append(page.Data, entries...)
 	return page, nil
 }

@@ -9,6 +9,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
@@ -184,41 +185,73 @@ WHERE company_id = $1 AND source_type = $2 AND source_id = $3 AND purpose = $4 A
 
 // loadEntry reads an entry with its lines; ErrNotFound when absent.
 func loadEntry(ctx context.Context, q db.Querier, id string) (Entry, error) {
-	var (
-		e                      Entry
-		number                 sql.NullInt64
-		currency               string
-		reversalOf, reversedBy sql.NullString
-		postedAt               sql.NullTime
-	)
-	err := q.QueryRowContext(ctx, `SELECT `+entryColumns+` FROM journal_entries WHERE id = $1`, id).Scan(
-		&e.ID, &e.CompanyID, &e.Status, &number, &e.Date, &currency, &e.Memo, &e.SourceType, &e.SourceID, &e.Purpose,
-		&reversalOf, &reversedBy, &e.CreatedAt, &postedAt, &e.Kind)
-	if errors.Is(err, sql.ErrNoRows) {
+	entries, err := loadEntries(ctx, q, []string{id})
+	if err != nil {
+		return Entry{}, err
+	}
+	if len(entries) == 0 {
 		return Entry{}, ErrNotFound
 	}
+	return entries[0], nil
+}
+
+// loadEntries reads entries with their lines in two queries, in the order
+// of ids; absent ids are left out.
+func loadEntries(ctx context.Context, q db.Querier, ids []string) ([]Entry, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	marks, args := make([]string, len(ids)), make([]any, len(ids))
+	for i, id := range ids {
+		marks[i], args[i] = fmt.Sprintf("$%d", i+1), id
+	}
+	in := strings.Join(marks, ", ")
+	rows, err := q.QueryContext(ctx, `SELECT `+entryColumns+` FROM journal_entries WHERE id IN (`+in+`)`, args...)
 	if err != nil {
-		return Entry{}, fmt.Errorf("read journal entry %s: %w", id, err)
+		return nil, fmt.Errorf("read journal entries: %w", err)
 	}
-	e.Number, e.Currency = number.Int64, money.Currency(currency)
-	e.ReversalOf, e.ReversedBy = reversalOf.String, reversedBy.String
-	e.CreatedAt = e.CreatedAt.UTC()
-	if postedAt.Valid {
-		t := postedAt.Time.UTC()
-		e.PostedAt = &t
-	}
-	rows, err := q.QueryContext(ctx, `SELECT line_no, account_id, debit, credit, txn_currency, txn_amount, rate, kind,
-settles_entry_id, settles_line_no, memo FROM journal_lines WHERE entry_id = $1 ORDER BY line_no`, id)
+	found, err := db.Collect(rows, func(rows *sql.Rows) (Entry, error) {
+		var (
+			e                      Entry
+			number                 sql.NullInt64
+			currency               string
+			reversalOf, reversedBy sql.NullString
+			postedAt               sql.NullTime
+		)
+		err := rows.Scan(&e.ID, &e.CompanyID, &e.Status, &number, &e.Date, &currency, &e.Memo, &e.SourceType, &e.SourceID, &e.Purpose,
+			&reversalOf, &reversedBy, &e.CreatedAt, &postedAt, &e.Kind)
+		e.Number, e.Currency = number.Int64, money.Currency(currency)
+		e.ReversalOf, e.ReversedBy = reversalOf.String, reversedBy.String
+		e.CreatedAt = e.CreatedAt.UTC()
+		if postedAt.Valid {
+			t := postedAt.Time.UTC()
+			e.PostedAt = &t
+		}
+		e.Lines = []EntryLine{}
+		return e, err
+	})
 	if err != nil {
-		return Entry{}, fmt.Errorf("read lines of journal entry %s: %w", id, err)
+		return nil, fmt.Errorf("read journal entries: %w", err)
 	}
-	e.Lines, err = db.Collect(rows, func(rows *sql.Rows) (EntryLine, error) {
+	byID := make(map[string]*Entry, len(found))
+	for i := range found {
+		byID[found[i].ID] = &found[i]
+	}
+	rows, err = q.QueryContext(ctx, `SELECT entry_id, line_no, account_id, debit, credit, txn_currency, txn_amount, rate, kind,
+settles_entry_id, settles_line_no, memo FROM journal_lines WHERE entry_id IN (`+in+`) ORDER BY entry_id, line_no`, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read journal lines: %w", err)
+	}
+	_, err = db.Collect(rows, func(rows *sql.Rows) (struct{}, error) {
 		var l EntryLine
-		var txnCurrency string
+		var entryID, txnCurrency string
 		var settlesEntry sql.NullString
 		var settlesLine sql.NullInt64
-		err := rows.Scan(&l.LineNo, &l.AccountID, money.Amount(&l.Debit), money.Amount(&l.Credit), &txnCurrency,
-			money.Amount(&l.TxnAmount), money.Rate(&l.Rate), &l.Kind, &settlesEntry, &settlesLine, &l.Memo)
+		if err := rows.Scan(&entryID, &l.LineNo, &l.AccountID, money.Amount(&l.Debit), money.Amount(&l.Credit), &txnCurrency,
+			money.Amount(&l.TxnAmount), money.Rate(&l.Rate), &l.Kind, &settlesEntry, &settlesLine, &l.Memo); err != nil {
+			return struct{}{}, err
+		}
+		e := byID[entryID]
 		l.TxnCurrency = money.Currency(txnCurrency)
 		l.Rate = l.Rate.Normalize()
 		if settlesEntry.Valid {
@@ -229,12 +262,19 @@ settles_entry_id, settles_line_no, memo FROM journal_lines WHERE entry_id = $1 O
 		l.Debit = money.RoundAmount(l.Debit, e.Currency, money.HalfEven)
 		l.Credit = money.RoundAmount(l.Credit, e.Currency, money.HalfEven)
 		l.TxnAmount = money.RoundAmount(l.TxnAmount, l.TxnCurrency, money.HalfEven)
-		return l, err
+		e.Lines = append(e.Lines, l)
+		return struct{}{}, nil
 	})
 	if err != nil {
-		return Entry{}, fmt.Errorf("read lines of journal entry %s: %w", id, err)
+		return nil, fmt.Errorf("read journal lines: %w", err)
 	}
-	return e, nil
+	out := make([]Entry, 0, len(found))
+	for _, id := range ids {
+		if e, ok := byID[id]; ok {
+			out = append(out, *e)
+		}
+	}
+	return out, nil
 }
 
 // trialBalance sums posted lines per account with SQL SUM over the scaled
