@@ -324,7 +324,7 @@ func TestDemoPrintsAWorkingCurl(t *testing.T) {
 		Products []any  `json:"products"`
 		Total    string `json:"total"`
 	}
-	if err := json.Unmarshal(out, &val); err != nil || len(val.Products) != 30 || money.MustParse(val.Total).Sign() <= 0 {
+	if err := json.Unmarshal(out, &val); err != nil || len(val.Products) != 32 || money.MustParse(val.Total).Sign() <= 0 {
 		t.Fatalf("demo stock valuation (%v): %s", err, out)
 	}
 	if !balances[money.MustParse(val.Total).Normalize().String()] {

@@ -122,6 +122,8 @@ func (a *App) buildAPI() error {
 		return rest.Respond(w, r, http.StatusOK, op)
 	})
 	rest.MountBatch(api, a.db)
+	a.mountEvents(api)
+	a.mountAutomation(api)
 	auditapi.Mount(api, a.db)
 	ledgerapi.Mount(api, a.db)
 	inventoryapi.Mount(api, a.db)
@@ -141,6 +143,8 @@ func (a *App) buildAPI() error {
 	bills.Mount(api, a.db)
 	paymentruns.Mount(api, a.db, a.services.Companies, a.services.Suppliers, a.keyring)
 	taxreport.Mount(api, a.db)
+	a.mountHR(api, eng)
+	a.mountMfg(api, eng)
 	erasedParty := map[string]any{"name": "Erased", "emails": nil, "phones": nil, "billing_address": nil, "shipping_addresses": nil}
 	privacy.Mount(api, a.db, map[string]privacy.Subject{
 		"customer": {

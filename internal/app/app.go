@@ -19,11 +19,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
+	"github.com/mainstay-erp/mainstay/internal/automation"
 	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/config"
 	"github.com/mainstay-erp/mainstay/internal/platform/crypto"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/events/eventsapi"
+	"github.com/mainstay-erp/mainstay/internal/platform/events/webhooks"
 	"github.com/mainstay-erp/mainstay/internal/platform/httpx"
 	"github.com/mainstay-erp/mainstay/internal/platform/idempotency"
 	"github.com/mainstay-erp/mainstay/internal/platform/migrate"
@@ -35,22 +38,27 @@ import (
 
 // App is a running Mainstay node.
 type App struct {
-	cfg      config.Config
-	log      *slog.Logger
-	db       *db.DB
-	registry *prometheus.Registry
-	mux      *http.ServeMux
-	handler  http.Handler
-	auth     *auth.Server
-	master   []byte
-	keyring  *crypto.Keyring
-	limiter  ratelimit.Limiter
-	policy   ratelimit.Policy
-	closers  []func() error
-	api      *rest.API
-	spec     []byte
-	services Services
-	orders   *orders.Module
+	cfg        config.Config
+	log        *slog.Logger
+	db         *db.DB
+	registry   *prometheus.Registry
+	mux        *http.ServeMux
+	handler    http.Handler
+	auth       *auth.Server
+	master     []byte
+	keyring    *crypto.Keyring
+	limiter    ratelimit.Limiter
+	policy     ratelimit.Policy
+	closers    []func() error
+	api        *rest.API
+	spec       []byte
+	services   Services
+	orders     *orders.Module
+	webhooks   *webhooks.Dispatcher
+	automation *automation.Engine
+	hr         *hrWiring     // HR and payroll modules, for the demo seed
+	mfg        *mfgResources // manufacturing resources, for the demo seed
+	streams    *eventsapi.Hub
 
 	stopWorkers context.CancelFunc
 	workers     sync.WaitGroup
@@ -143,6 +151,16 @@ func (a *App) Start() {
 		defer a.workers.Done()
 		a.pruneIdempotencyKeys(ctx)
 	}()
+	a.workers.Add(1)
+	go func() {
+		defer a.workers.Done()
+		a.webhooks.Run(ctx, a.cfg.EventsPoll)
+	}()
+	a.workers.Add(1)
+	go func() {
+		defer a.workers.Done()
+		a.automation.Run(ctx, a.cfg.EventsPoll)
+	}()
 	if a.cfg.AuditRetention > 0 {
 		a.workers.Add(1)
 		go func() {
@@ -154,6 +172,9 @@ func (a *App) Start() {
 
 // Close stops the workers and closes the database.
 func (a *App) Close() error {
+	if a.streams != nil {
+		a.streams.Close()
+	}
 	if a.stopWorkers != nil {
 		a.stopWorkers()
 		a.workers.Wait()
@@ -170,6 +191,9 @@ func (a *App) Close() error {
 // workers stop and the database closes.
 func (a *App) Serve(ctx context.Context, ln net.Listener) error {
 	srv := httpx.NewServer(a.handler, a.log)
+	// Open event streams would hold a graceful shutdown until its
+	// timeout: end them as it starts (clients resume with Last-Event-ID).
+	srv.RegisterOnShutdown(a.streams.Close)
 	err := httpx.Serve(ctx, srv, ln, a.cfg.TLSCert, a.cfg.TLSKey, a.cfg.ShutdownTimeout)
 	return errors.Join(err, a.Close())
 }

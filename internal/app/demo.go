@@ -183,7 +183,13 @@ func (a *App) seedDemoData(ctx context.Context, company string) error {
 	if err := a.seedDemoSales(ctx, company); err != nil {
 		return err
 	}
-	return a.seedDemoPurchasing(ctx, company)
+	if err := a.seedDemoPurchasing(ctx, company); err != nil {
+		return err
+	}
+	if err := a.seedDemoHR(ctx, company); err != nil {
+		return err
+	}
+	return a.seedDemoMfg(ctx, company)
 }
 
 // metaID returns the id of a created record.

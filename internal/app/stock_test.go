@@ -407,3 +407,29 @@ func TestTransfersOpeningStockAndProductSettings(t *testing.T) {
 		s.admin.Do(t, "PATCH", "/v1/products/"+fresh["id"].(string), map[string]any{"valuation_method": "fifo"}, "If-Match", r.Header.Get("ETag")).Expect(t, 200)
 	})
 }
+
+// A hold naming a lot quarantines the lot at its location: units of it
+// reserved before the hold cannot be issued (shipped, consumed) until the
+// hold is lifted, on both engines.
+func TestHeldLotIsQuarantined(t *testing.T) {
+	forEngines(t, func(t *testing.T, e db.Engine) {
+		s := newStockWorld(t, e)
+		pid := s.product(t, "QLOT-1", "9.00", "tracking", "lot")["id"].(string)
+		s.move(t, map[string]any{"type": "receipt", "product_id": pid, "to_location_id": s.bin, "quantity": "10", "unit_cost": "4", "lot": "L1"}).Expect(t, 201)
+		s.admin.Do(t, "POST", "/v1/stock-reservations", map[string]any{"source_type": "sales_order", "source_id": "so-q", "lines": []any{
+			map[string]any{"product_id": pid, "location_id": s.bin, "lot": "L1", "quantity": "4"}}}).Expect(t, 201)
+		h := s.admin.Do(t, "POST", "/v1/stock-holds", map[string]any{"product_id": pid, "location_id": s.bin, "lot": "L1", "quantity": "6",
+			"reason": "inspection failed"}).Expect(t, 201).JSON(t)
+		ship := map[string]any{"type": "issue", "product_id": pid, "from_location_id": s.bin, "lot": "L1", "quantity": "4",
+			"reservation": map[string]any{"source_type": "sales_order", "source_id": "so-q"}}
+		p := s.move(t, ship).ExpectProblem(t, 409, apperr.Conflict)
+		if !apitest.HasPointer(p, "/lot") {
+			t.Fatalf("problem %+v", p)
+		}
+		if l := s.level(t, pid, s.bin); l["on_hand"] != "10" || l["reserved"] != "4" || l["held"] != "6" {
+			t.Fatalf("level after the refused issue %v", l)
+		}
+		s.admin.Do(t, "POST", "/v1/stock-holds/"+h["id"].(string)+"/lift", nil).Expect(t, 200)
+		s.move(t, ship).Expect(t, 201)
+	})
+}

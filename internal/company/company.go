@@ -5,10 +5,12 @@ package company
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
+	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 	"github.com/mainstay-erp/mainstay/internal/platform/query"
 	"github.com/mainstay-erp/mainstay/internal/platform/resource"
@@ -113,4 +115,20 @@ func LocalDate(zone string, now time.Time) string {
 		return now.In(loc).Format(time.DateOnly)
 	}
 	return now.UTC().Format(time.DateOnly)
+}
+
+// Zone reads a company's time zone ("" when it has none, which LocalDate
+// reads as UTC).
+func Zone(ctx context.Context, q db.Querier, companyID string) (string, error) {
+	var doc string
+	if err := q.QueryRowContext(ctx, "SELECT doc FROM companies WHERE id = $1", companyID).Scan(&doc); err != nil {
+		return "", fmt.Errorf("company %s: %w", companyID, err)
+	}
+	var c struct {
+		TimeZone string `json:"time_zone"`
+	}
+	if err := json.Unmarshal([]byte(doc), &c); err != nil {
+		return "", fmt.Errorf("company %s: %w", companyID, err)
+	}
+	return c.TimeZone, nil
 }

@@ -126,6 +126,11 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9)`, r.ID, companyID, r.Produ
 			return nil, nil, err
 		}
 	}
+	for _, a := range allocs {
+		if err := recordReservations(ctx, tx, companyID, EventReserved, a.Reservations); err != nil {
+			return nil, nil, err
+		}
+	}
 	if err := audit.Record(ctx, tx, audit.Entry{Action: "stock.reserve", ResourceType: "stock_reservation", ResourceID: src.Type + "/" + src.ID, CompanyID: companyID,
 		Details: map[string]any{"warehouse_id": warehouseID, "lines": len(lines)}}); err != nil {
 		return nil, nil, err

@@ -47,8 +47,17 @@ const (
 // ResourceType names stock moves in the audit log and as a ledger source.
 const ResourceType = "stock_move"
 
-// EventPosted is the event written for every move.
-const EventPosted = "mainstay.inventory.stock_move.posted"
+// Event types.
+const (
+	EventPosted   = "mainstay.inventory.stock_move.posted"
+	EventReversed = "mainstay.inventory.stock_move.reversed"
+
+	EventReserved = "mainstay.inventory.stock_reservation.created"
+	EventReleased = "mainstay.inventory.stock_reservation.released"
+
+	EventHoldPlaced = "mainstay.inventory.stock_hold.placed"
+	EventHoldLifted = "mainstay.inventory.stock_hold.lifted"
+)
 
 // Source names the document a move, reservation or hold belongs to (a
 // sales order, a shipment, a count).

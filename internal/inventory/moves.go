@@ -2,6 +2,8 @@ package inventory
 
 import (
 	"context"
+	"database/sql"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -93,6 +95,12 @@ func checkInput(in MoveInput) error {
 // its ledger entry. It is idempotent per (source type, source id,
 // purpose): the same triple returns the move already made.
 func Post(ctx context.Context, tx *db.Tx, in MoveInput) (StockMove, error) {
+	return post(ctx, tx, in, "")
+}
+
+// post is Post, booking the value against contra instead of the posting
+// rules' account when contra is set (PostAgainst).
+func post(ctx context.Context, tx *db.Tx, in MoveInput, contra string) (StockMove, error) {
 	if err := checkInput(in); err != nil {
 		return StockMove{}, err
 	}
@@ -111,6 +119,9 @@ func Post(ctx context.Context, tx *db.Tx, in MoveInput) (StockMove, error) {
 		}
 	}
 	if err := periods.CheckOpen(ctx, tx, in.CompanyID, in.Date); err != nil {
+		return StockMove{}, err
+	}
+	if err := checkLotNotHeld(ctx, tx, in); err != nil {
 		return StockMove{}, err
 	}
 	cur, err := companyCurrency(ctx, tx, in.CompanyID)
@@ -153,7 +164,29 @@ func Post(ctx context.Context, tx *db.Tx, in MoveInput) (StockMove, error) {
 			return StockMove{}, err
 		}
 	}
-	return m, record(ctx, tx, &m)
+	return m, record(ctx, tx, &m, contra)
+}
+
+// checkLotNotHeld refuses to move a lot out of a location where it is on
+// hold: a hold that names a lot quarantines the lot there, so units of it
+// reserved before the hold (by a sales order, a production order) cannot
+// ship or be consumed either until the hold is lifted. Holds without a
+// lot only take quantity from what is available.
+func checkLotNotHeld(ctx context.Context, tx *db.Tx, in MoveInput) error {
+	if in.Lot == "" || in.FromLocationID == "" {
+		return nil
+	}
+	var holdID string
+	err := tx.QueryRowContext(ctx, `SELECT id FROM stock_holds WHERE company_id = $1 AND product_id = $2 AND location_id = $3 AND lot = $4
+AND status = 'held' ORDER BY id LIMIT 1`, in.CompanyID, in.ProductID, in.FromLocationID, in.Lot).Scan(&holdID)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("check holds of lot %s: %w", in.Lot, err)
+	}
+	return apperr.New(apperr.Conflict, "Lot %s is on hold at this location (%s); lift the hold before moving it.", in.Lot, holdID).
+		WithFields(apperr.FieldError{Pointer: "/lot", Detail: "on hold (" + holdID + ")"})
 }
 
 // checkTracking enforces lots and serial numbers on tracked products.
@@ -312,9 +345,15 @@ func unitCostOf(value, qty money.Decimal) money.Decimal {
 
 // record posts the move's value to the ledger, stores the move, and
 // writes its event and audit row.
-func record(ctx context.Context, tx *db.Tx, m *StockMove) error {
+func record(ctx context.Context, tx *db.Tx, m *StockMove, contra string) error {
 	if m.Value.Sign() > 0 && m.ReversalOf == "" {
-		e, err := postValue(ctx, tx, m)
+		post := postValue
+		if contra != "" {
+			post = func(ctx context.Context, tx *db.Tx, m *StockMove) (ledger.Entry, error) {
+				return postAgainst(ctx, tx, m, contra)
+			}
+		}
+		e, err := post(ctx, tx, m)
 		if err != nil {
 			return err
 		}
@@ -330,6 +369,9 @@ func record(ctx context.Context, tx *db.Tx, m *StockMove) error {
 	details := map[string]any{"type": m.Type, "product_id": m.ProductID, "quantity": m.Quantity.String(), "date": m.Date}
 	if m.ReversalOf != "" {
 		details["reversal_of"] = m.ReversalOf
+	}
+	if m.SourceType != "" {
+		details["source_type"], details["source_id"] = m.SourceType, m.SourceID
 	}
 	return audit.Record(ctx, tx, audit.Entry{Action: "stock_move.post", ResourceType: ResourceType, ResourceID: m.ID, CompanyID: m.CompanyID, Details: details})
 }
@@ -405,7 +447,7 @@ func Reverse(ctx context.Context, tx *db.Tx, companyID, moveID, date string) (St
 		}
 		m.JournalEntryID = e.ID
 	}
-	if err := record(ctx, tx, &m); err != nil {
+	if err := record(ctx, tx, &m, ""); err != nil {
 		if db.IsUniqueViolation(err) {
 			return StockMove{}, apperr.New(apperr.Conflict, "Stock move %s has already been reversed.", orig.ID)
 		}
@@ -415,6 +457,14 @@ func Reverse(ctx context.Context, tx *db.Tx, companyID, moveID, date string) (St
 		return StockMove{}, MapDBError(err)
 	} else if !ok {
 		return StockMove{}, apperr.New(apperr.Conflict, "Stock move %s has already been reversed.", orig.ID)
+	}
+	// The original now names its reversal: the event carries it as read.
+	reversed, err := Get(ctx, tx, companyID, orig.ID)
+	if err != nil {
+		return StockMove{}, err
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventReversed, Subject: orig.ID, CompanyID: companyID, Data: reversed}); err != nil {
+		return StockMove{}, fmt.Errorf("stock move %s: %w", orig.ID, err)
 	}
 	return m, nil
 }

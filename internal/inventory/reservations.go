@@ -12,6 +12,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/events"
 	"github.com/mainstay-erp/mainstay/internal/platform/id"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 )
@@ -81,8 +82,22 @@ VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'active', $9)`, r.ID, companyID, r.Produ
 			return nil, err
 		}
 	}
+	if err := recordReservations(ctx, tx, companyID, EventReserved, out); err != nil {
+		return nil, err
+	}
 	return out, audit.Record(ctx, tx, audit.Entry{Action: "stock.reserve", ResourceType: "stock_reservation", ResourceID: src.Type + "/" + src.ID, CompanyID: companyID,
 		Details: map[string]any{"lines": len(lines)}})
+}
+
+// recordReservations writes one event per reservation: each is a record
+// of its own, listed under its document.
+func recordReservations(ctx context.Context, tx *db.Tx, companyID, event string, rs []StockReservation) error {
+	for i := range rs {
+		if _, err := events.Record(ctx, tx, events.Event{Type: event, Subject: rs[i].ID, CompanyID: companyID, Data: rs[i]}); err != nil {
+			return fmt.Errorf("stock reservation %s: %w", rs[i].ID, err)
+		}
+	}
+	return nil
 }
 
 func maxZero(d money.Decimal) money.Decimal {
@@ -119,6 +134,9 @@ func Release(ctx context.Context, tx *db.Tx, companyID string, src Source) ([]St
 		if err := saveLevel(ctx, tx, companyID, lv); err != nil {
 			return nil, err
 		}
+	}
+	if err := recordReservations(ctx, tx, companyID, EventReleased, active); err != nil {
+		return nil, err
 	}
 	return active, audit.Record(ctx, tx, audit.Entry{Action: "stock.release", ResourceType: "stock_reservation", ResourceID: src.Type + "/" + src.ID, CompanyID: companyID})
 }
@@ -236,6 +254,9 @@ func PlaceHold(ctx context.Context, tx *db.Tx, companyID, productID, locationID,
 VALUES ($1, $2, $3, $4, $5, $6, $7, 'held', $8)`, h.ID, companyID, productID, locationID, lot, money.Quantity(&qty), reason, h.CreatedAt); err != nil {
 		return StockHold{}, fmt.Errorf("place hold: %w", err)
 	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventHoldPlaced, Subject: h.ID, CompanyID: companyID, Data: h}); err != nil {
+		return StockHold{}, fmt.Errorf("stock hold %s: %w", h.ID, err)
+	}
 	return h, audit.Record(ctx, tx, audit.Entry{Action: "stock_hold.place", ResourceType: "stock_hold", ResourceID: h.ID, CompanyID: companyID})
 }
 
@@ -270,6 +291,9 @@ WHERE id = $1 AND company_id = $2`, holdID, companyID).Scan(&h.ID, &h.ProductID,
 		return StockHold{}, err
 	}
 	h.Status, h.LiftedAt, h.Quantity = "lifted", &now, h.Quantity.Normalize()
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventHoldLifted, Subject: h.ID, CompanyID: companyID, Data: h}); err != nil {
+		return StockHold{}, fmt.Errorf("stock hold %s: %w", h.ID, err)
+	}
 	return h, audit.Record(ctx, tx, audit.Entry{Action: "stock_hold.lift", ResourceType: "stock_hold", ResourceID: h.ID, CompanyID: companyID})
 }
 

@@ -20,8 +20,13 @@ const (
 	StatusPosted = "posted"
 )
 
-// EventPosted is the event type written when an entry is posted.
-const EventPosted = "mainstay.ledger.journal_entry.posted"
+// Event types of journal entries.
+const (
+	EventPosted   = "mainstay.ledger.journal_entry.posted"
+	EventCreated  = "mainstay.ledger.journal_entry.created"
+	EventDeleted  = "mainstay.ledger.journal_entry.deleted"
+	EventReversed = "mainstay.ledger.journal_entry.reversed"
+)
 
 // ResourceType names journal entries in the audit log and as the source
 // type of their reversals.

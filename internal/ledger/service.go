@@ -166,6 +166,9 @@ func CreateDraft(ctx context.Context, tx *db.Tx, p Posting) (Entry, error) {
 	if err := insertDraft(ctx, tx, &e); err != nil {
 		return Entry{}, err
 	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventCreated, Subject: e.ID, CompanyID: e.CompanyID, Data: e}); err != nil {
+		return Entry{}, fmt.Errorf("create journal entry %s: %w", e.ID, err)
+	}
 	if err := audit.Record(ctx, tx, audit.Entry{
 		Action: "journal_entry.create", ResourceType: ResourceType, ResourceID: e.ID, CompanyID: e.CompanyID,
 		Details: map[string]any{"date": e.Date},
@@ -357,6 +360,14 @@ func Reverse(ctx context.Context, tx *db.Tx, entryID, date string) (Entry, error
 	if !ok {
 		return Entry{}, alreadyReversed(orig.ID, "")
 	}
+	// The original now names its reversal: the event carries it as read.
+	reversed, err := loadEntry(ctx, tx, orig.ID)
+	if err != nil {
+		return Entry{}, err
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventReversed, Subject: orig.ID, CompanyID: orig.CompanyID, Data: reversed}); err != nil {
+		return Entry{}, fmt.Errorf("reverse journal entry %s: %w", orig.ID, err)
+	}
 	if err := audit.Record(ctx, tx, audit.Entry{
 		Action: "journal_entry.reverse", ResourceType: ResourceType, ResourceID: orig.ID, CompanyID: orig.CompanyID,
 		Details: map[string]any{"reversed_by": rev.ID, "date": date},
@@ -434,6 +445,10 @@ func DeleteDraft(ctx context.Context, tx *db.Tx, entryID string) error {
 	}
 	if _, err := tx.ExecContext(ctx, "DELETE FROM journal_entries WHERE id = $1 AND status = $2", e.ID, StatusDraft); err != nil {
 		return MapDBError(fmt.Errorf("delete journal entry %s: %w", e.ID, err))
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventDeleted, Subject: e.ID, CompanyID: e.CompanyID,
+		Data: events.Deleted{ID: e.ID, CompanyID: e.CompanyID}}); err != nil {
+		return fmt.Errorf("delete journal entry %s: %w", e.ID, err)
 	}
 	return audit.Record(ctx, tx, audit.Entry{
 		Action: "journal_entry.delete", ResourceType: ResourceType, ResourceID: e.ID, CompanyID: e.CompanyID,

@@ -8,7 +8,6 @@ package collections
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"time"
@@ -279,14 +278,6 @@ func RunDunning(ctx context.Context, tx *db.Tx, companyID, asOf string) (Dunning
 // GetRun reads a dunning run of the company with its notices.
 func GetRun(ctx context.Context, q db.Querier, companyID, id string) (DunningRun, error) {
 	return loadRun(ctx, q, companyID, id)
-}
-
-func zoneOf(doc string) string {
-	var c struct {
-		TimeZone string `json:"time_zone"`
-	}
-	_ = json.Unmarshal([]byte(doc), &c)
-	return c.TimeZone
 }
 
 // dateParam reads an optional YYYY-MM-DD query parameter.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/mainstay-erp/mainstay/internal/company"
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
@@ -199,11 +200,7 @@ FROM dunning_notices n JOIN invoices i ON i.id = n.invoice_id WHERE n.run_id = $
 
 // companyZone is the company's time zone, for "today".
 func companyZone(ctx context.Context, q db.Querier, companyID string) (string, error) {
-	var doc string
-	if err := q.QueryRowContext(ctx, "SELECT doc FROM companies WHERE id = $1", companyID).Scan(&doc); err != nil {
-		return "", fmt.Errorf("company %s: %w", companyID, err)
-	}
-	return zoneOf(doc), nil
+	return company.Zone(ctx, q, companyID)
 }
 
 // listRuns returns a company's dunning runs after an id, oldest first,

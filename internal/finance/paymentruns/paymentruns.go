@@ -23,6 +23,14 @@ const (
 	Cancelled = "cancelled"
 )
 
+// Event types.
+const (
+	EventProposed  = "mainstay.finance.payment_run.proposed"
+	EventApproved  = "mainstay.finance.payment_run.approved"
+	EventCancelled = "mainstay.finance.payment_run.cancelled"
+	EventExecuted  = "mainstay.finance.payment_run.executed"
+)
+
 // AsyncThreshold is the number of items above which execute answers 202
 // with an operation.
 const AsyncThreshold = 50

@@ -15,6 +15,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/crypto"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/events"
 	"github.com/mainstay-erp/mainstay/internal/platform/id"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 	"github.com/mainstay-erp/mainstay/internal/platform/resource"
@@ -145,6 +146,9 @@ func (s *Service) Propose(ctx context.Context, tx *db.Tx, companyID string, c Cr
 	if err := insertRun(ctx, tx, &run); err != nil {
 		return PaymentRun{}, err
 	}
+	if err := record(ctx, tx, &run, EventProposed); err != nil {
+		return PaymentRun{}, err
+	}
 	return run, audit.Record(ctx, tx, audit.Entry{Action: "payment_run.propose", ResourceType: "payment_run", ResourceID: run.ID, CompanyID: companyID,
 		Details: map[string]any{"items": run.ItemCount, "skipped": len(run.Skipped), "total": run.Total.String(), "currency": string(run.Currency)}})
 }
@@ -176,6 +180,9 @@ func (s *Service) Approve(ctx context.Context, tx *db.Tx, companyID, runID strin
 	if err := saveRun(ctx, tx, &run, "", ""); err != nil {
 		return PaymentRun{}, err
 	}
+	if err := record(ctx, tx, &run, EventApproved); err != nil {
+		return PaymentRun{}, err
+	}
 	return run, audit.Record(ctx, tx, audit.Entry{Action: "payment_run.approve", ResourceType: "payment_run", ResourceID: run.ID, CompanyID: companyID,
 		Details: map[string]any{"proposed_by": run.ProposedBy, "approved_by": run.ApprovedBy, "total": run.Total.String(), "four_eyes": co.Value.PaymentRunsNeedSecondApprover}})
 }
@@ -197,6 +204,9 @@ func (s *Service) Cancel(ctx context.Context, tx *db.Tx, companyID, runID string
 	p, _ := auth.FromContext(ctx)
 	run.Status, run.UpdatedAt = Cancelled, tx.Now().UTC().Truncate(time.Microsecond)
 	if err := saveRun(ctx, tx, &run, "", ""); err != nil {
+		return PaymentRun{}, err
+	}
+	if err := record(ctx, tx, &run, EventCancelled); err != nil {
 		return PaymentRun{}, err
 	}
 	return run, audit.Record(ctx, tx, audit.Entry{Action: "payment_run.cancel", ResourceType: "payment_run", ResourceID: run.ID, CompanyID: companyID,
@@ -313,6 +323,9 @@ func (s *Service) Execute(ctx context.Context, tx *db.Tx, companyID, runID, opID
 	if err := saveRun(ctx, tx, &run, pain, csv); err != nil {
 		return PaymentRun{}, err
 	}
+	if err := record(ctx, tx, &run, EventExecuted); err != nil {
+		return PaymentRun{}, err
+	}
 	return run, audit.Record(ctx, tx, audit.Entry{Action: "payment_run.execute", ResourceType: "payment_run", ResourceID: run.ID, CompanyID: companyID,
 		Details: map[string]any{"payments": len(run.Payments), "total": run.Total.String(), "currency": string(run.Currency), "operation_id": opID}})
 }
@@ -358,4 +371,16 @@ func (s *Service) open(ctx context.Context, runID, field, stored string) (string
 		return "", fmt.Errorf("open %s of payment run %s: %w", field, runID, err)
 	}
 	return v, nil
+}
+
+// record writes a run's event with the run as GET reads it back.
+func record(ctx context.Context, tx *db.Tx, run *PaymentRun, event string) error {
+	stored, err := loadRun(ctx, tx, run.CompanyID, run.ID, false)
+	if err != nil {
+		return err
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: event, Subject: run.ID, CompanyID: run.CompanyID, Data: stored}); err != nil {
+		return fmt.Errorf("payment run %s: %w", run.ID, err)
+	}
+	return nil
 }

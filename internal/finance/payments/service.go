@@ -18,6 +18,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/events"
 	"github.com/mainstay-erp/mainstay/internal/platform/id"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
+	"github.com/mainstay-erp/mainstay/internal/sales/invoicing"
 	"github.com/mainstay-erp/mainstay/internal/sales/orders"
 )
 
@@ -294,6 +295,9 @@ func settleStatuses(ctx context.Context, tx *db.Tx, companyID string, targets []
 			status = Paid
 		}
 		if err := setInvoicePaymentStatus(ctx, tx, companyID, t.inv.ID, status); err != nil {
+			return err
+		}
+		if err := invoicing.RecordPayment(ctx, tx, companyID, t.inv.ID); err != nil {
 			return err
 		}
 		if t.inv.SalesOrderID != "" {

@@ -37,8 +37,11 @@ const (
 // adjustments.
 const ResourceType = "stock_count"
 
-// EventPosted is written when a count is posted.
-const EventPosted = "mainstay.inventory.stock_count.posted"
+// Event types.
+const (
+	EventCreated = "mainstay.inventory.stock_count.created"
+	EventPosted  = "mainstay.inventory.stock_count.posted"
+)
 
 // StockCount is a count sheet.
 type StockCount struct {
@@ -154,9 +157,16 @@ func Create(ctx context.Context, tx *db.Tx, companyID string, in NewCount) (Stoc
 		Details: map[string]any{"date": c.Date, "lines": len(c.Lines)}}); err != nil {
 		return StockCount{}, err
 	}
-	// Read back, so the response shows the live book quantities exactly as
-	// a later GET would.
-	return Get(ctx, tx, companyID, c.ID)
+	// Read back, so the response and the event show the live book
+	// quantities exactly as a later GET would.
+	out, err := Get(ctx, tx, companyID, c.ID)
+	if err != nil {
+		return StockCount{}, err
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventCreated, Subject: out.ID, CompanyID: companyID, Data: out}); err != nil {
+		return StockCount{}, fmt.Errorf("stock count %s: %w", out.ID, err)
+	}
+	return out, nil
 }
 
 // Get returns a count of the company; another company's is not found.

@@ -15,12 +15,44 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/events"
 	"github.com/mainstay-erp/mainstay/internal/platform/id"
 	"github.com/mainstay-erp/mainstay/internal/platform/money"
 )
 
 // SourceType is the source type of closing entries.
 const SourceType = "fiscal_year"
+
+// Event types of fiscal years.
+const (
+	EventCreated  = "mainstay.ledger.fiscal_year.created"
+	EventClosed   = "mainstay.ledger.fiscal_year.closed"
+	EventReopened = "mainstay.ledger.fiscal_year.reopened"
+)
+
+// CreateYear opens the company's fiscal year starting in year: its twelve
+// periods (periods.CreateYear), and the created event with the year as GET
+// /v1/fiscal-years/{year} reads it, which periods cannot build (closing
+// imports periods).
+func CreateYear(ctx context.Context, tx *db.Tx, companyID string, year int, start string, currency money.Currency) ([]periods.Period, error) {
+	out, err := periods.CreateYear(ctx, tx, companyID, year, start)
+	if err != nil {
+		return nil, err
+	}
+	return out, record(ctx, tx, companyID, year, currency, EventCreated)
+}
+
+// record writes a fiscal year's event with the year as GET reads it.
+func record(ctx context.Context, tx *db.Tx, companyID string, year int, currency money.Currency, event string) error {
+	y, err := Get(ctx, tx, companyID, year, currency)
+	if err != nil {
+		return err
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: event, Subject: fmt.Sprint(year), CompanyID: companyID, Data: y}); err != nil {
+		return fmt.Errorf("fiscal year %d: %w", year, err)
+	}
+	return nil
+}
 
 // Year is the closing state of a fiscal year.
 type Year struct {
@@ -58,9 +90,24 @@ WHERE fiscal_year_closes.status = 'open'`, companyID, year, tx.Now())
 	if n, _ := res.RowsAffected(); n != 1 {
 		return Year{}, apperr.New(apperr.Conflict, "Fiscal year %d is already closed.", year)
 	}
+	open, err := openPeriods(ctx, tx, companyID, year)
+	if err != nil {
+		return Year{}, err
+	}
 	if _, err := tx.ExecContext(ctx, `UPDATE fiscal_periods SET status = $1, closed_at = $2
 WHERE company_id = $3 AND fiscal_year = $4 AND status = $5`, periods.Closed, tx.Now(), companyID, year, periods.Open); err != nil {
 		return Year{}, fmt.Errorf("close periods of %d: %w", year, err)
+	}
+	all, err := periods.List(ctx, tx, companyID)
+	if err != nil {
+		return Year{}, err
+	}
+	for _, p := range all {
+		if open[p.ID] {
+			if err := periods.Record(ctx, tx, companyID, p); err != nil {
+				return Year{}, err
+			}
+		}
 	}
 	balances, err := resultBalances(ctx, tx, companyID, y.Start, y.End)
 	if err != nil {
@@ -103,7 +150,28 @@ WHERE company_id = $3 AND fiscal_year = $4 AND status = $5`, periods.Closed, tx.
 	}); err != nil {
 		return Year{}, err
 	}
-	return y, nil
+	return y, record(ctx, tx, companyID, year, currency, EventClosed)
+}
+
+// openPeriods are the IDs of the year's open periods: those a close closes.
+func openPeriods(ctx context.Context, tx *db.Tx, companyID string, year int) (map[string]bool, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM fiscal_periods WHERE company_id = $1 AND fiscal_year = $2 AND status = $3",
+		companyID, year, periods.Open)
+	if err != nil {
+		return nil, fmt.Errorf("open periods of %d: %w", year, err)
+	}
+	ids, err := db.Collect(rows, func(r *sql.Rows) (string, error) {
+		var id string
+		return id, r.Scan(&id)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open periods of %d: %w", year, err)
+	}
+	out := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		out[id] = true
+	}
+	return out, nil
 }
 
 // Reopen reopens a closed fiscal year: the closing entry is reversed on
@@ -147,7 +215,7 @@ WHERE company_id = $1 AND fiscal_year = $2`, companyID, year); err != nil {
 		return Year{}, err
 	}
 	y.Status = periods.Open
-	return y, nil
+	return y, record(ctx, tx, companyID, year, currency, EventReopened)
 }
 
 // Get returns the closing state of a fiscal year.

@@ -57,7 +57,11 @@ func MountPeriods(api *rest.API, d *db.DB) {
 			if err != nil {
 				return err
 			}
-			out, err = periods.CreateYear(r.Context(), tx, company, in.Year, fy)
+			currency, err := baseCurrency(r.Context(), tx, company)
+			if err != nil {
+				return err
+			}
+			out, err = closing.CreateYear(r.Context(), tx, company, in.Year, fy, currency)
 			return err
 		})
 		if err != nil {

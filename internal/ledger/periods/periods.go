@@ -14,6 +14,7 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/apperr"
 	"github.com/mainstay-erp/mainstay/internal/platform/audit"
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
+	"github.com/mainstay-erp/mainstay/internal/platform/events"
 	"github.com/mainstay-erp/mainstay/internal/platform/id"
 )
 
@@ -33,6 +34,12 @@ type Period struct {
 	Status     string     `json:"status" enum:"open,closed"`
 	ClosedAt   *time.Time `json:"closed_at,omitempty"`
 }
+
+// Event types of periods.
+const (
+	EventClosed   = "mainstay.ledger.fiscal_period.closed"
+	EventReopened = "mainstay.ledger.fiscal_period.reopened"
+)
 
 // ErrClosed is the answer for a date in a closed period.
 var ErrClosed = apperr.New(apperr.Conflict, "The period is closed.")
@@ -202,10 +209,23 @@ ON p.company_id = y.company_id AND p.fiscal_year = y.fiscal_year WHERE p.id = $1
 	}
 	for _, p := range all {
 		if p.ID == periodID {
-			return p, nil
+			return p, Record(ctx, tx, companyID, p)
 		}
 	}
 	return Period{}, apperr.New(apperr.NotFound, "No fiscal period %q.", periodID)
+}
+
+// Record writes the closed or reopened event of a period whose status was
+// just set, in tx; closing a year calls it for the periods it closes.
+func Record(ctx context.Context, tx *db.Tx, companyID string, p Period) error {
+	event := EventReopened
+	if p.Status == Closed {
+		event = EventClosed
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: event, Subject: p.ID, CompanyID: companyID, Data: p}); err != nil {
+		return fmt.Errorf("fiscal period %s: %w", p.ID, err)
+	}
+	return nil
 }
 
 // CompanyOf returns the company a period belongs to.

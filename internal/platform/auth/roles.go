@@ -66,14 +66,16 @@ func readsExcept(excluded ...string) []string {
 // roles is the built-in role → scope table: the one place that says what
 // each role may do. Pay and personal data (hr, payroll) are left out of
 // the broad read roles on purpose: reading them takes a role made for it.
+// Every integration role may subscribe webhooks: an endpoint receives
+// only what its owner's other scopes read.
 var roles = map[string][]string{
 	"admin":      allScopes,
-	"sales":      join(rw("sales"), rw("partners"), ro("catalog"), ro("inventory"), ro("companies")),
-	"inventory":  join(rw("inventory"), rw("catalog"), ro("companies")),
-	"purchasing": join(rw("purchasing"), rw("partners"), ro("catalog"), ro("inventory"), ro("companies"), []string{PartnersSensitive}),
-	"finance":    join(rw("ledger"), ro("sales"), ro("purchasing"), ro("inventory"), ro("partners"), ro("companies"), []string{PartnersSensitive}),
-	"hr":         join(rw("hr"), ro("companies")),
-	"payroll":    join(rw("payroll"), ro("hr"), ro("companies")),
+	"sales":      join(rw("sales"), rw("partners"), ro("catalog"), ro("inventory"), ro("companies"), rw("webhooks")),
+	"inventory":  join(rw("inventory"), rw("catalog"), ro("companies"), rw("webhooks")),
+	"purchasing": join(rw("purchasing"), rw("partners"), ro("catalog"), ro("inventory"), ro("companies"), []string{PartnersSensitive}, rw("webhooks")),
+	"finance":    join(rw("ledger"), ro("sales"), ro("purchasing"), ro("inventory"), ro("partners"), ro("companies"), []string{PartnersSensitive}, rw("webhooks"), rw("automation")),
+	"hr":         join(rw("hr"), ro("companies"), rw("webhooks")),
+	"payroll":    join(rw("payroll"), ro("hr"), ro("companies"), rw("webhooks")),
 	"auditor":    join([]string{AuditRead}, readsExcept("hr", "payroll", "clients")),
 	"readonly":   readsExcept("hr", "payroll", "clients"),
 }

@@ -81,7 +81,7 @@ func TestScopesFor(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := []string{"companies:read", "partners:read", "partners:write", "sales:read", "sales:write",
-		"hr:read", "hr:write", "catalog:read", "inventory:read"}
+		"hr:read", "hr:write", "catalog:read", "inventory:read", "webhooks:read", "webhooks:write"}
 	slices.Sort(want)
 	sorted := slices.Sorted(slices.Values(got))
 	if !slices.Equal(sorted, want) {

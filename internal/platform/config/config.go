@@ -43,6 +43,12 @@ type Config struct {
 	AuditRetention  time.Duration
 	TrustIssuers    string
 	RedisFailClosed bool
+	// Webhooks and event streams.
+	WebhooksAllowLoopback bool
+	WebhookTimeout        time.Duration
+	WebhookLease          time.Duration
+	EventsPoll            time.Duration
+	SSEHeartbeat          time.Duration
 	// RateLimits are the default quotas per route class; a zero Quota
 	// means no limit.
 	RateLimits RateLimits
@@ -192,6 +198,16 @@ var Options = []Option{
 	quotaOption(ratelimit.ClassHeavy, ratelimit.DefaultHeavy, "heavy requests (batches, reports) per client", func(c *Config) *ratelimit.Quota { return &c.RateLimits.Heavy }),
 	quotaOption(ratelimit.ClassToken, ratelimit.DefaultToken, "token requests per client id", func(c *Config) *ratelimit.Quota { return &c.RateLimits.Token }),
 	quotaOption(ratelimit.ClassTokenAddress, ratelimit.DefaultTokenAddress, "token requests per source address", func(c *Config) *ratelimit.Quota { return &c.RateLimits.TokenAddress }),
+	{Name: "webhooks-allow-loopback", Bool: true, Default: "false", Usage: "development only: let webhook endpoints use plain http to, and connect to, loopback addresses (every other private range stays refused)",
+		set: func(c *Config, v string) error { return setBool(&c.WebhooksAllowLoopback, v) }},
+	{Name: "webhook-timeout", Default: "15s", Usage: "how long a webhook receiver has to answer (connecting: at most 5s of it)",
+		set: func(c *Config, v string) error { return setDuration(&c.WebhookTimeout, v) }},
+	{Name: "webhook-lease", Default: "2m", Usage: "how long a node holds a claimed webhook delivery; a crashed node's deliveries are sent again after it (keep it above webhook-timeout)",
+		set: func(c *Config, v string) error { return setDuration(&c.WebhookLease, v) }},
+	{Name: "events-poll", Default: "1s", Usage: "how often webhook delivery and event streams look for events committed on other nodes and for retries coming due",
+		set: func(c *Config, v string) error { return setDuration(&c.EventsPoll, v) }},
+	{Name: "sse-heartbeat", Default: "15s", Usage: "interval of keep-alive comments on idle event streams",
+		set: func(c *Config, v string) error { return setDuration(&c.SSEHeartbeat, v) }},
 	{Name: "insecure-http", Bool: true, Default: "false", Usage: "allow plain HTTP on a non-loopback address (behind a TLS-terminating proxy)",
 		set: func(c *Config, v string) error { return setBool(&c.InsecureHTTP, v) }},
 }

@@ -53,6 +53,10 @@ func TestLoadDefaults(t *testing.T) {
 		MaxBodyBytes:    1 << 20,
 		PublicURL:       "http://127.0.0.1:8080", // derived from the listen address
 		RateLimits:      defaultLimits,
+		WebhookTimeout:  15 * time.Second,
+		WebhookLease:    2 * time.Minute,
+		EventsPoll:      time.Second,
+		SSEHeartbeat:    15 * time.Second,
 	}
 	if c != want {
 		t.Errorf("Load defaults =\n%+v\nwant\n%+v", c, want)
@@ -192,6 +196,10 @@ func TestLoadFileSyntax(t *testing.T) {
 		MaxBodyBytes:    2048,
 		PublicURL:       "http://127.0.0.1:9090",
 		RateLimits:      defaultLimits,
+		WebhookTimeout:  15 * time.Second,
+		WebhookLease:    2 * time.Minute,
+		EventsPoll:      time.Second,
+		SSEHeartbeat:    15 * time.Second,
 	}
 	if c != want {
 		t.Errorf("Load from file =\n%+v\nwant\n%+v", c, want)
@@ -227,6 +235,10 @@ func TestLoadEveryOptionBySource(t *testing.T) {
 		PublicURL:       "https://erp.example.com",
 		Demo:            true,
 		RateLimits:      defaultLimits,
+		WebhookTimeout:  15 * time.Second,
+		WebhookLease:    2 * time.Minute,
+		EventsPoll:      time.Second,
+		SSEHeartbeat:    15 * time.Second,
 	}
 	values["public-url"] = "https://erp.example.com/"
 	values["demo"] = "true"

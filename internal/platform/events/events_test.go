@@ -14,7 +14,13 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/sequencer"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) {
+	events.Declare(
+		events.Type{Name: "mainstay.test.thing.created", Scope: "catalog:read", Description: "test", Data: events.Of[any]()},
+		events.Type{Name: "mainstay.catalog.product.created", Scope: "catalog:read", Description: "test", Data: events.Of[map[string]string]()},
+	)
+	dbtest.Main(m)
+}
 
 // Events and audit rows commit with the business change or not at all, and
 // read back in CloudEvents form with the request's actor and ID.

@@ -117,7 +117,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // lex splits the filter into tokens. The caller has checked the length and
 // UTF-8, so every branch here works on bytes.
-func lex(src string) ([]token, error) {
+func lex(src string, paths bool) ([]token, error) {
 	var toks []token
 	i := 0
 	for i < len(src) {
@@ -127,7 +127,7 @@ func lex(src string) ([]token, error) {
 		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
 			i++
 		case isIdentStart(c):
-			for i < len(src) && isIdentChar(src[i]) {
+			for i < len(src) && (isIdentChar(src[i]) || (paths && src[i] == '.' && i+1 < len(src) && isIdentStart(src[i+1]))) {
 				i++
 			}
 			if i < len(src) && src[i] == '.' {
@@ -246,7 +246,14 @@ func lexString(src string, start int) (string, int, error) {
 // nil Expr, which CompileFilter turns into no condition. Precedence, from
 // loosest to tightest: AND, then terms side by side (also AND), then OR,
 // then NOT / "-"; so "a AND b OR c" is "a AND (b OR c)".
-func ParseFilter(s string) (Expr, error) {
+func ParseFilter(s string) (Expr, error) { return parseFilter(s, false) }
+
+// ParsePathFilter parses a filter whose field names may traverse objects
+// with '.' (data.status = "paid"), for filters evaluated over documents
+// rather than compiled to SQL (automation conditions).
+func ParsePathFilter(s string) (Expr, error) { return parseFilter(s, true) }
+
+func parseFilter(s string, paths bool) (Expr, error) {
 	if len(s) > MaxFilterBytes {
 		return nil, badRequest("filter", "the filter is %d bytes long; at most %d are allowed", len(s), MaxFilterBytes)
 	}
@@ -261,7 +268,7 @@ func ParseFilter(s string) (Expr, error) {
 		}
 		return nil, filterError(s, off, "the filter is not valid UTF-8")
 	}
-	toks, err := lex(s)
+	toks, err := lex(s, paths)
 	if err != nil {
 		return nil, err
 	}

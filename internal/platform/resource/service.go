@@ -91,8 +91,25 @@ func Register[T any, PT interface {
 		r.schema = append(r.schema, f)
 	}
 	r.readOnly = map[string]bool{"id": true, "created_at": true, "updated_at": true}
+	r.declareEvents()
 	r.mount()
 	return r
+}
+
+// declareEvents adds the resource's created, updated and deleted events to
+// the catalogue; receivers need the module's read scope.
+func (r *Resource[T, PT]) declareEvents() {
+	name := strings.ReplaceAll(r.spec.Singular, "_", " ")
+	prefix := "mainstay." + r.spec.Module + "." + r.spec.Singular + "."
+	scope := auth.Scope(r.spec.Module, auth.Read)
+	events.Declare(
+		events.Type{Name: prefix + "created", Scope: scope, Data: r.typ,
+			Description: "A " + name + " was created (also by an upsert or a batch); data is the " + name + " as the API returns it."},
+		events.Type{Name: prefix + "updated", Scope: scope, Data: r.typ,
+			Description: "A " + name + " was changed (patch, upsert, archive or erasure); data is the " + name + " after the change."},
+		events.Type{Name: prefix + "deleted", Scope: scope, Data: reflect.TypeFor[events.Deleted](),
+			Description: "A " + name + " was deleted; data names it."},
+	)
 }
 
 // Spec returns the resource's declaration.
@@ -720,7 +737,7 @@ func (r *Resource[T, PT]) publish(ctx context.Context, tx *db.Tx, company, actio
 	m := PT(v).meta()
 	data := r.withoutSensitive(v)
 	if action == "deleted" {
-		data = map[string]string{"id": m.ID, "company_id": company}
+		data = events.Deleted{ID: m.ID, CompanyID: company}
 	}
 	if r.spec.Plural == "companies" {
 		company = m.ID

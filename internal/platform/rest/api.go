@@ -62,6 +62,12 @@ type Operation struct {
 	XML bool
 	// Headers documents response headers of the success status.
 	Headers []string
+	// Public operations take no token (inbound notifications, verified by
+	// their signature); the app routes them around authentication.
+	Public bool
+	// MediaType is the success body's media type when it is not JSON
+	// (text/event-stream); Response then describes each item.
+	MediaType string
 }
 
 // API is the /v1 route table and its OpenAPI document.
@@ -95,9 +101,7 @@ func (currencyString) Schema(huma.Registry) *huma.Schema {
 // NewAPI returns an empty API with its security scheme and the shared
 // problem schema.
 func NewAPI(title, version, issuer string) *API {
-	reg := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
-	reg.RegisterTypeAlias(reflect.TypeOf(money.Decimal{}), reflect.TypeOf(decimalString("")))
-	reg.RegisterTypeAlias(reflect.TypeOf(money.Currency("")), reflect.TypeOf(currencyString("")))
+	reg := NewRegistry("#/components/schemas/")
 	scopes := map[string]string{}
 	for _, s := range auth.AllScopes() {
 		scopes[s] = "Grants " + strings.ReplaceAll(s, ":", " ") + " access."
@@ -129,6 +133,16 @@ func NewAPI(title, version, issuer string) *API {
 	reg.Schema(reflect.TypeOf(apperr.Problem{}), true, "Problem")
 	mux := http.NewServeMux()
 	return &API{mux: mux, handler: httpx.Problems(mux), registry: reg, doc: doc, ops: map[string]Operation{}}
+}
+
+// NewRegistry returns a JSON Schema registry whose references start with
+// prefix, describing money and currencies as the API writes them. The
+// OpenAPI document uses one; the event catalogue another ("#/$defs/").
+func NewRegistry(prefix string) huma.Registry {
+	reg := huma.NewMapRegistry(prefix, huma.DefaultSchemaNamer)
+	reg.RegisterTypeAlias(reflect.TypeOf(money.Decimal{}), reflect.TypeOf(decimalString("")))
+	reg.RegisterTypeAlias(reflect.TypeOf(money.Currency("")), reflect.TypeOf(currencyString("")))
+	return reg
 }
 
 // Mux is the route table (tests mount extra routes on it).
@@ -220,6 +234,9 @@ func (a *API) document(op Operation) {
 		Responses:   map[string]*huma.Response{},
 	}
 	o.Security = []map[string][]string{{"oauth2": {}}}
+	if op.Public {
+		o.Security = []map[string][]string{}
+	}
 	if op.Scope != "" {
 		o.Security = []map[string][]string{{"oauth2": {op.Scope}}}
 		o.Extensions = map[string]any{"x-required-scopes": []string{op.Scope}}
@@ -259,6 +276,9 @@ func (a *API) document(op Operation) {
 	if op.Response != nil {
 		s := a.registry.Schema(op.Response, true, "")
 		resp.Content = map[string]*huma.MediaType{"application/json": {Schema: s}}
+		if op.MediaType != "" {
+			resp.Content = map[string]*huma.MediaType{op.MediaType: {Schema: s}}
+		}
 		if op.XML {
 			resp.Content["application/xml"] = &huma.MediaType{Schema: s}
 		}

@@ -2,6 +2,7 @@ package rest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -186,4 +187,13 @@ func (c *captured) Write(b []byte) (int, error) {
 		c.status = http.StatusOK
 	}
 	return c.body.Write(b)
+}
+
+// Call runs one operation in-process as the principal ctx carries (and in
+// the transaction it carries, if any), checked like a request sent alone:
+// automation actions act through it with their rule owner's authority.
+func (a *API) Call(ctx context.Context, op BatchOperation) BatchResult {
+	parent, _ := http.NewRequestWithContext(ctx, http.MethodPost, "/v1/batch", nil)
+	parent.RemoteAddr = "127.0.0.1:0"
+	return a.runOne(parent, op)
 }

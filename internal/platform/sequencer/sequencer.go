@@ -112,8 +112,16 @@ WHERE `+table+`.id = s.id`, Batch, top)
 	if err != nil {
 		return 0, fmt.Errorf("sequence %s: %w", table, err)
 	}
+	if n > 0 {
+		d.Signal(SequencedTopic(table))
+	}
 	return int(n), nil
 }
+
+// SequencedTopic is signalled in this process after a pass numbered rows
+// of table: readers that tail the feed (webhook fan-out, event streams)
+// wake on it instead of waiting for their next poll.
+func SequencedTopic(table string) string { return table + ".sequenced" }
 
 // Backlog counts the rows of table not yet numbered.
 func Backlog(ctx context.Context, q db.Querier, table string) (int64, error) {

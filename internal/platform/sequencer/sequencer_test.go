@@ -15,7 +15,12 @@ import (
 	"github.com/mainstay-erp/mainstay/internal/platform/sequencer"
 )
 
-func TestMain(m *testing.M) { dbtest.Main(m) }
+func TestMain(m *testing.M) {
+	events.Declare(
+		events.Type{Name: "mainstay.test.thing.created", Scope: "catalog:read", Description: "test", Data: events.Of[any]()},
+	)
+	dbtest.Main(m)
+}
 
 // Writers hold their transactions open for random times after inserting,
 // so rows commit out of insertion order, while a reader tails the feed by

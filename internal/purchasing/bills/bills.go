@@ -50,9 +50,12 @@ const (
 
 // Event types.
 const (
-	EventPosted   = "mainstay.purchasing.bill.posted"
-	EventApproved = "mainstay.purchasing.bill.approved"
-	EventPaid     = "mainstay.finance.supplier_payment.sent"
+	EventCreated           = "mainstay.purchasing.bill.created"
+	EventPosted            = "mainstay.purchasing.bill.posted"
+	EventApproved          = "mainstay.purchasing.bill.approved"
+	EventBillPaid          = "mainstay.purchasing.bill.paid"
+	EventBillPartiallyPaid = "mainstay.purchasing.bill.partially_paid"
+	EventPaid              = "mainstay.finance.supplier_payment.sent"
 )
 
 // Bill is a supplier's bill or credit note as entered, with its three-way

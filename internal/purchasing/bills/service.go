@@ -226,6 +226,13 @@ func Create(ctx context.Context, tx *db.Tx, in CreateInput) (Bill, error) {
 		return Bill{}, err
 	}
 	if !in.Post {
+		data, err := Get(ctx, tx, b.CompanyID, b.ID)
+		if err != nil {
+			return Bill{}, err
+		}
+		if _, err := events.Record(ctx, tx, events.Event{Type: EventCreated, Subject: b.ID, CompanyID: b.CompanyID, Data: data}); err != nil {
+			return Bill{}, fmt.Errorf("bill %s: %w", b.ID, err)
+		}
 		return b, nil
 	}
 	return post(ctx, tx, co, sup, o, b)
@@ -556,7 +563,22 @@ func refreshPaymentStatus(ctx context.Context, tx *db.Tx, companyID, billID stri
 	case open.Equal(b.GrossTotal):
 		status = Unpaid
 	}
-	return setPaymentStatus(ctx, tx, companyID, billID, status)
+	if err := setPaymentStatus(ctx, tx, companyID, billID, status); err != nil {
+		return err
+	}
+	event := map[string]string{Paid: EventBillPaid, PartiallyPaid: EventBillPartiallyPaid}[status]
+	if event == "" {
+		return nil
+	}
+	// Read back: the event carries the bill as GET returns it now.
+	data, err := Get(ctx, tx, companyID, billID)
+	if err != nil {
+		return err
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: event, Subject: billID, CompanyID: companyID, Data: data}); err != nil {
+		return fmt.Errorf("bill %s: %w", billID, err)
+	}
+	return nil
 }
 
 // Approve releases a mismatched bill for payment. Finance approves; the

@@ -40,8 +40,11 @@ const (
 
 // Event types.
 const (
-	EventFinalized = "mainstay.sales.invoice.finalized"
-	EventReturned  = "mainstay.sales.customer_return.created"
+	EventCreated       = "mainstay.sales.invoice.created"
+	EventFinalized     = "mainstay.sales.invoice.finalized"
+	EventPaid          = "mainstay.sales.invoice.paid"
+	EventPartiallyPaid = "mainstay.sales.invoice.partially_paid"
+	EventReturned      = "mainstay.sales.customer_return.created"
 )
 
 // Invoice is an invoice or a credit note, with every amount the law asks

@@ -265,6 +265,9 @@ func create(ctx context.Context, tx *db.Tx, s seller, inv *Invoice, finalize boo
 		return err
 	}
 	if !finalize {
+		if _, err := events.Record(ctx, tx, events.Event{Type: EventCreated, Subject: inv.ID, CompanyID: inv.CompanyID, Data: inv}); err != nil {
+			return fmt.Errorf("invoice %s: %w", inv.ID, err)
+		}
 		return nil
 	}
 	return finalizeDoc(ctx, tx, s, b, inv)
@@ -337,7 +340,16 @@ func finalizeDoc(ctx context.Context, tx *db.Tx, s seller, b buyer, inv *Invoice
 	if err := markFinalized(ctx, tx, inv); err != nil {
 		return err
 	}
-	if _, err := events.Record(ctx, tx, events.Event{Type: EventFinalized, Subject: inv.ID, CompanyID: inv.CompanyID, Data: inv}); err != nil {
+	// The event carries the invoice as GET returns it, open amount included.
+	data := *inv
+	if data.Kind == KindInvoice && data.JournalEntryID != "" {
+		open, err := openAmount(ctx, tx, data)
+		if err != nil {
+			return err
+		}
+		data.OpenAmount = &open
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: EventFinalized, Subject: inv.ID, CompanyID: inv.CompanyID, Data: data}); err != nil {
 		return fmt.Errorf("invoice %s: %w", inv.ID, err)
 	}
 	return audit.Record(ctx, tx, audit.Entry{Action: inv.Kind + ".finalize", ResourceType: inv.Kind, ResourceID: inv.ID, CompanyID: inv.CompanyID,
@@ -415,6 +427,25 @@ func settlement(ctx context.Context, tx *db.Tx, _ seller, cn *Invoice) (*ledger.
 		return nil, err
 	}
 	return &ref, nil
+}
+
+// RecordPayment writes the paid or partially_paid event of an invoice
+// whose payment status a payment has just set, in that payment's
+// transaction, with the invoice as GET returns it then (payment status and
+// open amount after the payment). An unpaid invoice has nothing to tell.
+func RecordPayment(ctx context.Context, tx *db.Tx, companyID, invoiceID string) error {
+	inv, err := Get(ctx, tx, companyID, invoiceID)
+	if err != nil {
+		return err
+	}
+	event := map[string]string{"paid": EventPaid, "partially_paid": EventPartiallyPaid}[inv.PaymentStatus]
+	if event == "" {
+		return nil
+	}
+	if _, err := events.Record(ctx, tx, events.Event{Type: event, Subject: inv.ID, CompanyID: inv.CompanyID, Data: inv}); err != nil {
+		return fmt.Errorf("invoice %s: %w", inv.ID, err)
+	}
+	return nil
 }
 
 // Get reads an invoice with its open amount.

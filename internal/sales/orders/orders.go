@@ -35,7 +35,10 @@ const (
 	EventConfirmed = "mainstay.sales.sales_order.confirmed"
 	EventCancelled = "mainstay.sales.sales_order.cancelled"
 	EventEdited    = "mainstay.sales.sales_order.edited"
-	EventShipped   = "mainstay.sales.shipment.shipped"
+
+	EventShipmentCreated = "mainstay.sales.shipment.created"
+	EventPacked          = "mainstay.sales.shipment.packed"
+	EventShipped         = "mainstay.sales.shipment.shipped"
 )
 
 // ShipTo is where an order goes, and its tax jurisdiction.

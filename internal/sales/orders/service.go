@@ -619,10 +619,9 @@ func (m *Module) issue(ctx context.Context, tx *db.Tx, o *SalesOrder, s *Shipmen
 }
 
 func (m *Module) recordShipment(ctx context.Context, tx *db.Tx, o *SalesOrder, s *Shipment) error {
-	if s.Status == Shipped {
-		if _, err := events.Record(ctx, tx, events.Event{Type: EventShipped, Subject: s.ID, CompanyID: s.CompanyID, Data: s}); err != nil {
-			return fmt.Errorf("shipment %s: %w", s.ID, err)
-		}
+	event := map[string]string{Picking: EventShipmentCreated, Packed: EventPacked, Shipped: EventShipped}[s.Status]
+	if _, err := events.Record(ctx, tx, events.Event{Type: event, Subject: s.ID, CompanyID: s.CompanyID, Data: s}); err != nil {
+		return fmt.Errorf("shipment %s: %w", s.ID, err)
 	}
 	return audit.Record(ctx, tx, audit.Entry{Action: "shipment." + s.Status, ResourceType: "shipment", ResourceID: s.ID, CompanyID: s.CompanyID,
 		Details: map[string]any{"sales_order_id": o.ID, "lines": len(s.Lines)}})
