@@ -119,7 +119,7 @@ func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
-	if err := w.PingContext(ctx); err != nil {
+	if err := pingSQLite(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
@@ -130,6 +130,25 @@ func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	r.SetMaxOpenConns(o.MaxConns)
 	return &DB{engine: SQLite, write: w, read: r, path: path}, nil
+}
+
+// pingSQLite opens the first connection. Switching a new database to WAL
+// needs a lock that SQLite does not wait for (busy_timeout does not apply
+// to it), so a process starting while another creates or migrates the
+// database can be told SQLITE_BUSY at once: it tries again for a while.
+func pingSQLite(ctx context.Context, d *sql.DB) error {
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		err := d.PingContext(ctx)
+		if err == nil || !strings.Contains(err.Error(), "SQLITE_BUSY") || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func openPostgres(ctx context.Context, o Options) (*DB, error) {
