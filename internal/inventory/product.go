@@ -52,29 +52,15 @@ func loadProduct(ctx context.Context, q db.Querier, companyID, productID, pointe
 // declares to the other. A result with more than six decimal places is
 // refused rather than rounded.
 func (p product) toStockUnits(ctx context.Context, q db.Querier, companyID, unit string, qty money.Decimal, pointer string) (money.Decimal, error) {
-	var out money.Decimal
-	switch {
-	case unit == "" || unit == p.StockUnitID:
-		out = qty
-	case unit == p.SalesUnitID && p.SalesUnitFactor.Sign() > 0:
-		out = qty.Mul(p.SalesUnitFactor)
-	default:
-		if f, ok, err := conversion(ctx, q, companyID, unit, p.StockUnitID); err != nil {
-			return money.Decimal{}, err
-		} else if ok {
-			out = qty.Mul(f)
-			break
-		}
-		f, ok, err := conversion(ctx, q, companyID, p.StockUnitID, unit)
-		if err != nil {
-			return money.Decimal{}, err
-		}
-		if !ok {
-			return money.Decimal{}, apperr.Field(pointer, "Unit %s does not convert to the product's stock unit %s; give the quantity in the stock unit or add a conversion.", unit, p.StockUnitID)
-		}
-		v, err := qty.DivRound(f, money.QuantityScale, money.HalfEven)
-		if err != nil || !v.Mul(f).Equal(qty) {
-			return money.Decimal{}, apperr.Field(pointer, "%s %s is not a whole number of millionths of the stock unit (1 stock unit = %s %s).", qty, unit, f, unit)
+	mul, div, err := p.stockFactor(ctx, q, companyID, unit, pointer)
+	if err != nil {
+		return money.Decimal{}, err
+	}
+	out := qty.Mul(mul)
+	if div.Sign() > 0 {
+		v, err := qty.DivRound(div, money.QuantityScale, money.HalfEven)
+		if err != nil || !v.Mul(div).Equal(qty) {
+			return money.Decimal{}, apperr.Field(pointer, "%s %s is not a whole number of millionths of the stock unit (1 stock unit = %s %s).", qty, unit, div, unit)
 		}
 		out = v
 	}
@@ -82,6 +68,30 @@ func (p product) toStockUnits(ctx context.Context, q db.Querier, companyID, unit
 		return money.Decimal{}, apperr.Field(pointer, "%s in the stock unit has more than %d decimal places or is too large.", out, money.QuantityScale)
 	}
 	return out.Normalize(), nil
+}
+
+// stockFactor says how a quantity in unit becomes stock units: times mul,
+// or, when only the stock unit declares a conversion to unit, divided by
+// div (mul is then zero). The sales-unit factor and conversions either
+// unit declares are used, in that order.
+func (p product) stockFactor(ctx context.Context, q db.Querier, companyID, unit, pointer string) (mul, div money.Decimal, err error) {
+	switch {
+	case unit == "" || unit == p.StockUnitID:
+		return money.FromInt(1), money.Decimal{}, nil
+	case unit == p.SalesUnitID && p.SalesUnitFactor.Sign() > 0:
+		return p.SalesUnitFactor, money.Decimal{}, nil
+	}
+	if f, ok, err := conversion(ctx, q, companyID, unit, p.StockUnitID); err != nil || ok {
+		return f, money.Decimal{}, err
+	}
+	f, ok, err := conversion(ctx, q, companyID, p.StockUnitID, unit)
+	if err != nil {
+		return money.Decimal{}, money.Decimal{}, err
+	}
+	if !ok {
+		return money.Decimal{}, money.Decimal{}, apperr.Field(pointer, "Unit %s does not convert to the product's stock unit %s; give the quantity in the stock unit or add a conversion.", unit, p.StockUnitID)
+	}
+	return money.Decimal{}, f, nil
 }
 
 // conversion is the factor a unit declares to another: 1 from = f to.

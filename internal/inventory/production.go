@@ -49,27 +49,13 @@ func ToStockUnitsUp(ctx context.Context, q db.Querier, companyID, productID, uni
 	if err != nil {
 		return money.Decimal{}, err
 	}
-	var out money.Decimal
-	switch {
-	case unit == "" || unit == p.StockUnitID:
-		out = qty
-	case unit == p.SalesUnitID && p.SalesUnitFactor.Sign() > 0:
-		out = qty.Mul(p.SalesUnitFactor)
-	default:
-		if f, ok, err := conversion(ctx, q, companyID, unit, p.StockUnitID); err != nil {
-			return money.Decimal{}, err
-		} else if ok {
-			out = qty.Mul(f)
-			break
-		}
-		f, ok, err := conversion(ctx, q, companyID, p.StockUnitID, unit)
-		if err != nil {
-			return money.Decimal{}, err
-		}
-		if !ok {
-			return money.Decimal{}, apperr.Field(pointer, "Unit %s does not convert to the stock unit %s of %s; add a conversion.", unit, p.StockUnitID, productID)
-		}
-		if out, err = qty.DivRound(f, 2*money.QuantityScale, money.HalfEven); err != nil {
+	mul, div, err := p.stockFactor(ctx, q, companyID, unit, pointer)
+	if err != nil {
+		return money.Decimal{}, err
+	}
+	out := qty.Mul(mul)
+	if div.Sign() > 0 {
+		if out, err = qty.DivRound(div, 2*money.QuantityScale, money.HalfEven); err != nil {
 			return money.Decimal{}, apperr.Field(pointer, "%s %s cannot be converted: %v", qty, unit, err)
 		}
 	}
