@@ -112,16 +112,10 @@ func (e *Engine) trigger(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("automation trigger: %w", err)
 	}
-	var rules []Automation
-	for rows.Next() {
-		rule, err := scanRule(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		rules = append(rules, rule)
+	rules, err := db.Collect(rows, scanRuleRow)
+	if err != nil {
+		return fmt.Errorf("automation trigger: %w", err)
 	}
-	rows.Close()
 	for _, rule := range rules {
 		p, ok, _, err := e.authority(ctx, rule)
 		if err != nil {
@@ -204,16 +198,10 @@ func (e *Engine) fireSchedules(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("automation schedules: %w", err)
 	}
-	var rules []Automation
-	for rows.Next() {
-		rule, err := scanRule(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		rules = append(rules, rule)
+	rules, err := db.Collect(rows, scanRuleRow)
+	if err != nil {
+		return fmt.Errorf("automation schedules: %w", err)
 	}
-	rows.Close()
 	for _, rule := range rules {
 		err := e.DB.Transact(ctx, func(tx *db.Tx) error {
 			due, _ := time.Parse(time.RFC3339, *rule.NextRunAt)

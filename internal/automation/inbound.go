@@ -190,16 +190,7 @@ func (s *Inbound) List(ctx context.Context, q db.Querier, company, after string,
 	if err != nil {
 		return nil, fmt.Errorf("list inbound hooks: %w", err)
 	}
-	defer rows.Close()
-	var out []InboundHook
-	for rows.Next() {
-		h, err := scanHook(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, h)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, func(rows *sql.Rows) (InboundHook, error) { return scanHook(rows) })
 }
 
 // Delete removes a hook; rules triggered by it stop matching.

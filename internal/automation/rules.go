@@ -324,17 +324,10 @@ func (s *Service) List(ctx context.Context, q db.Querier, company, after string,
 	if err != nil {
 		return nil, fmt.Errorf("list rules: %w", err)
 	}
-	defer rows.Close()
-	var out []Automation
-	for rows.Next() {
-		r, err := scanRule(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, scanRuleRow)
 }
+
+func scanRuleRow(rows *sql.Rows) (Automation, error) { return scanRule(rows) }
 
 const runCols = `id, rule_id, trigger_key, input, status, attempts, steps, error, duration_ms, created_at, finished_at, next_attempt_at`
 
@@ -385,16 +378,7 @@ func (s *Service) Runs(ctx context.Context, q db.Querier, company, ruleID, statu
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
-	defer rows.Close()
-	var out []AutomationRun
-	for rows.Next() {
-		r, err := scanRun(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, r)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, func(rows *sql.Rows) (AutomationRun, error) { return scanRun(rows) })
 }
 
 // trimErr keeps stored errors short.

@@ -314,17 +314,8 @@ func (d *Dispatcher) Fanout(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("fan out: %w", err)
 	}
-	var eps []Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			rows.Close()
-			return err
-		}
-		eps = append(eps, e)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	eps, err := db.Collect(rows, scanEndpointRow)
+	if err != nil {
 		return fmt.Errorf("fan out: %w", err)
 	}
 	cache := map[string]grant{}
@@ -566,7 +557,7 @@ func (d *Dispatcher) attempt(ctx context.Context, e Endpoint, ev events.Stored, 
 		out = outcome{kind: "not_permitted", err: "not sent: " + g.reason}
 	case ev.ID == "":
 		out = outcome{kind: "not_permitted", err: "not sent: the event is no longer in the feed"}
-	case !contains(types, ev.Type) || (cos != nil && !contains(cos, ev.CompanyID)):
+	case !slices.Contains(types, ev.Type) || (cos != nil && !slices.Contains(cos, ev.CompanyID)):
 		out = outcome{kind: "not_permitted", err: "not sent: the owning client may no longer receive " + ev.Type + " events of this company, or the endpoint no longer subscribes to them"}
 	default:
 		var err error
@@ -580,15 +571,6 @@ func (d *Dispatcher) attempt(ctx context.Context, e Endpoint, ev events.Stored, 
 	out.at = d.o.Clock.Now()
 	d.m.attempts.WithLabelValues(out.kind).Inc()
 	return out, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // send POSTs the event, signed with every current secret of the endpoint.

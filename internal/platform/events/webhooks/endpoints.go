@@ -298,17 +298,10 @@ func (s *Service) List(ctx context.Context, after string, limit int) ([]Endpoint
 	if err != nil {
 		return nil, fmt.Errorf("list webhook endpoints: %w", err)
 	}
-	defer rows.Close()
-	var out []Endpoint
-	for rows.Next() {
-		e, err := scanEndpoint(rows)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return db.Collect(rows, scanEndpointRow)
 }
+
+func scanEndpointRow(rows *sql.Rows) (Endpoint, error) { return scanEndpoint(rows) }
 
 // modify runs fn on the locked endpoint the caller may manage, checking
 // ifMatch when given, and saves it with a new version.

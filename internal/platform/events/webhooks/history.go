@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -184,7 +185,7 @@ func (s *Service) Replay(ctx context.Context, endpointID string, in ReplayInput,
 			if !found || ev.Seq == 0 {
 				return apperr.Field("/event_id", "No event %q in the feed.", in.EventID)
 			}
-			if !contains(types, ev.Type) || (cos != nil && !contains(cos, ev.CompanyID)) {
+			if !slices.Contains(types, ev.Type) || (cos != nil && !slices.Contains(cos, ev.CompanyID)) {
 				return apperr.Field("/event_id", "Event %s (%s) is not one this endpoint receives.", ev.ID, ev.Type)
 			}
 			evs = []events.Stored{ev}
