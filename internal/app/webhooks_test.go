@@ -696,3 +696,29 @@ func TestWebhookEndpointAPI(t *testing.T) {
 		}
 	})
 }
+
+// A graceful shutdown ends open event streams at once instead of waiting
+// out its timeout for them (clients resume with Last-Event-ID).
+func TestShutdownEndsEventStreams(t *testing.T) {
+	w := newEventWorld(t, db.SQLite)
+	msgs, cancel := openStream(t, w.s.URL, w.admin, "", "")
+	defer cancel()
+	start := time.Now()
+	if err := w.s.Stop(); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("shutdown took %s with a stream open (the timeout is 10s)", d)
+	}
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-msgs:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatal("the stream did not end")
+		}
+	}
+}
