@@ -687,6 +687,9 @@ func (d *Dispatcher) record(ctx context.Context, results []result) error {
 
 func (d *Dispatcher) recordAll(ctx context.Context, results []result) error {
 	return d.svc.DB.Transact(ctx, func(tx *db.Tx) error {
+		if err := d.lockEndpoints(ctx, tx, results); err != nil {
+			return err
+		}
 		// Endpoint statuses as they change during the round: a success
 		// after a failure in the same round must see "failing".
 		statuses := map[string]string{}
@@ -713,6 +716,35 @@ func (d *Dispatcher) recordAll(ctx context.Context, results []result) error {
 		}
 		return nil
 	})
+}
+
+// lockEndpoints takes the row locks of the round's endpoints before any
+// delivery is touched, as fan-out does (it moves the endpoint's cursor
+// first). Otherwise, on PostgreSQL, a fan-out adding a resource's next
+// delivery and a recording completing its previous one each mark the
+// next ready from a snapshot without the other's change, both conclude
+// the other's delivery comes first, and the next one is never sent. In
+// this order one waits for the other and reads what it committed; in
+// id order, two recorders cannot deadlock. SQLite serializes writers.
+func (d *Dispatcher) lockEndpoints(ctx context.Context, tx *db.Tx, results []result) error {
+	if d.svc.DB.Engine() != db.Postgres {
+		return nil
+	}
+	var ids []string
+	for _, r := range results {
+		if r.c.id != "" && r.done {
+			ids = append(ids, r.e.ID)
+		}
+	}
+	ids = slices.Compact(slices.Sorted(slices.Values(ids)))
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT id FROM webhook_endpoints WHERE id = ANY($1) ORDER BY id FOR UPDATE", ids)
+	if err != nil {
+		return fmt.Errorf("lock endpoints: %w", err)
+	}
+	return rows.Close()
 }
 
 func (d *Dispatcher) recordOne(ctx context.Context, tx *db.Tx, c claimed, e Endpoint, ev events.Stored, out outcome, statuses map[string]string) error {

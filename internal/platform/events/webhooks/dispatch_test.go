@@ -915,3 +915,54 @@ func TestSuccessInSameRoundAsFailingRecovers(t *testing.T) {
 		}
 	})
 }
+
+// The fan-out of a resource's next event races the recording of its
+// previous one (in one node, its fan-out and its recorder; or two
+// nodes): the next delivery must still become ready. On PostgreSQL
+// neither transaction sees the other's uncommitted rows, so unless they
+// take the endpoint's lock in the same order both conclude the other's
+// delivery is first, and the next one waits forever.
+func TestFanoutRacingRecordLeavesNothingStuck(t *testing.T) {
+	engines(t, func(t *testing.T, e *env) {
+		for range 4 {
+			e.endpoint(typeOrder)
+		}
+		ctx, cancel := context.WithCancel(e.ctx)
+		defer cancel()
+		var wg sync.WaitGroup
+		for range 2 {
+			disp := e.dispatcher(func(o *webhooks.Options) { o.Workers = 4 })
+			wg.Add(1)
+			go func() { defer wg.Done(); disp.Run(ctx, time.Millisecond) }()
+		}
+		// One event of resource A at a time, numbered at once, so that
+		// each arrives while the previous one is being delivered.
+		const n = 150
+		for i := range n {
+			err := e.d.Transact(e.ctx, func(tx *db.Tx) error {
+				_, err := events.Record(e.ctx, tx, events.Event{Type: typeOrder, Subject: "A", CompanyID: e.company, Data: map[string]any{"n": i}})
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.assign()
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for e.pending() > 0 && time.Now().Before(deadline) {
+			time.Sleep(20 * time.Millisecond)
+		}
+		cancel()
+		wg.Wait()
+		if p := e.count(`SELECT COUNT(*) FROM webhook_deliveries WHERE status = 'pending' AND NOT ready
+AND endpoint_id IN (SELECT id FROM webhook_endpoints WHERE owner_client_id = $1)`, e.client.ID); p != 0 {
+			t.Fatalf("%d deliveries stuck pending, none of their resource's ready", p)
+		}
+		if p := e.pending(); p != 0 {
+			t.Fatalf("%d deliveries pending after 20 s", p)
+		}
+		if got := len(e.recv.all()); got != 4*n {
+			t.Fatalf("%d requests, want %d", got, 4*n)
+		}
+	})
+}

@@ -174,6 +174,12 @@ func (s *Service) Replay(ctx context.Context, endpointID string, in ReplayInput,
 	}
 	var res ReplayResult
 	err = s.DB.Transact(ctx, func(tx *db.Tx) error {
+		// The endpoint's lock first, as fan-out and recording take it
+		// (see lockEndpoints): requeued deliveries are marked ready
+		// from what those have committed.
+		if _, err := load(ctx, tx, endpointID, true); err != nil {
+			return err
+		}
 		now := tx.Now()
 		var evs []events.Stored
 		if in.EventID != "" {
