@@ -477,3 +477,47 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// The README's first command run a second time on the same data: the demo
+// company is kept (not seeded again) and new credentials are printed, the
+// old client revoked.
+func TestDemoRestartKeepsCompany(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (company, client string) {
+		t.Helper()
+		addr := freeAddr(t)
+		cmd := exec.Command(binary, "serve", "--demo", "--listen", addr, "--data-dir", dir, "--log-level", "warn")
+		cmd.Env = []string{"PATH=" + os.Getenv("PATH")}
+		var out, errOut syncBuffer
+		cmd.Stdout, cmd.Stderr = &out, &errOut
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		defer func() {
+			cmd.Process.Signal(syscall.SIGTERM)
+			cmd.Wait()
+		}()
+		deadline := time.Now().Add(30 * time.Second)
+		for !strings.Contains(out.String(), "client_secret:") {
+			if time.Now().After(deadline) {
+				t.Fatalf("no credentials printed:\n%s\n%s", out.String(), errOut.String())
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		for _, l := range strings.Split(out.String(), "\n") {
+			f := strings.Fields(l)
+			switch {
+			case len(f) > 2 && f[0] == "Demo" && f[1] == "company":
+				company = f[2]
+			case len(f) == 2 && f[0] == "client_id:":
+				client = f[1]
+			}
+		}
+		return company, client
+	}
+	co1, c1 := start()
+	co2, c2 := start()
+	if co1 == "" || co1 != co2 || c1 == c2 {
+		t.Fatalf("first start: company %q client %q; second: %q %q", co1, c1, co2, c2)
+	}
+}

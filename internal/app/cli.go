@@ -42,6 +42,8 @@ Usage:
   mainstay audit verify      check the audit log's hash chain and signed checkpoints
   mainstay audit prune --older-than 8760h
                              delete old audit rows, keeping a verifiable chain
+  mainstay bench [flags]     seed a storefront dataset, load the API with a mixed
+                             workload, report throughput and latency, check the books
   mainstay version           print the version
 
 Every command takes the same configuration flags; "mainstay serve -h" lists
@@ -73,6 +75,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		return keysCmd(ctx, rest, getenv, stdout, stderr)
 	case "audit":
 		return auditCmd(ctx, rest, getenv, stdout, stderr)
+	case "bench":
+		return benchCmd(ctx, rest, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "mainstay", version())
 		return nil

@@ -26,8 +26,10 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer, baseURL string) error
 	ctx = auth.WithPrincipal(reqctx.WithActor(ctx, "system"), auth.Principal{ClientID: "system", Scopes: auth.AllScopes()})
 	s := a.services
 	co, err := s.Companies.GetByExternalID(ctx, "", DemoExternalID)
-	switch apperr.CodeOf(err) {
-	case apperr.NotFound:
+	switch {
+	case err == nil:
+		// made on an earlier start: kept
+	case apperr.CodeOf(err) == apperr.NotFound:
 		co, err = s.Companies.Create(ctx, "", map[string]any{
 			"external_id": DemoExternalID, "legal_name": "Mainstay Demo Trading GmbH", "base_currency": "EUR",
 			"time_zone": "Europe/Berlin", "fiscal_year_start": "01-01",
@@ -40,7 +42,6 @@ func (a *App) seedDemo(ctx context.Context, out io.Writer, baseURL string) error
 		if err := a.seedDemoData(ctx, co.Value.ID); err != nil {
 			return err
 		}
-	case apperr.Code(""):
 	default:
 		return fmt.Errorf("find demo company: %w", err)
 	}

@@ -274,3 +274,43 @@ func companyDefaults(ctx context.Context, q db.Querier, companyID string) (money
 	_ = json.Unmarshal([]byte(doc), &c)
 	return money.Currency(cur), c.TimeZone, nil
 }
+
+// LoadHistory inserts orders as they are, in tx, many rows per
+// statement: for loading an order history (a migration from another
+// system, or the load generator's dataset), not for taking orders. It
+// writes no events and reserves nothing; the orders must be complete.
+func LoadHistory(ctx context.Context, tx *db.Tx, os []SalesOrder) error {
+	const cols = 19
+	const perStmt = 200 // × 19 parameters, under SQLite's limit
+	for start := 0; start < len(os); start += perStmt {
+		chunk := os[start:min(start+perStmt, len(os))]
+		var sb strings.Builder
+		sb.WriteString(`INSERT INTO sales_orders (id, company_id, external_id, content_hash, version, status, fulfilment_status,
+invoicing_status, payment_status, customer_id, currency, order_date, warehouse_id, allow_backorder, net_total, tax_total, gross_total,
+doc, created_at, updated_at, confirmed_at) VALUES `)
+		args := make([]any, 0, len(chunk)*cols)
+		for i := range chunk {
+			o := &chunk[i]
+			doc, err := json.Marshal(o)
+			if err != nil {
+				return fmt.Errorf("encode sales order %s: %w", o.ID, err)
+			}
+			if i > 0 {
+				sb.WriteString(", ")
+			}
+			n := len(args)
+			sb.WriteByte('(')
+			for c := 1; c <= cols; c++ {
+				fmt.Fprintf(&sb, "$%d, ", n+c)
+			}
+			fmt.Fprintf(&sb, "$%d, $%d)", n+cols, n+cols) // updated_at and confirmed_at: created_at
+			args = append(args, o.ID, o.CompanyID, o.ExternalID, "", o.Version, o.Status, o.FulfilmentStatus, o.InvoicingStatus, o.PaymentStatus,
+				o.CustomerID, string(o.Currency), o.OrderDate, o.WarehouseID, o.AllowBackorder, money.Amount(&o.NetTotal), money.Amount(&o.TaxTotal),
+				money.Amount(&o.GrossTotal), string(doc), o.CreatedAt)
+		}
+		if _, err := tx.ExecContext(ctx, sb.String(), args...); err != nil {
+			return fmt.Errorf("load sales orders: %w", err)
+		}
+	}
+	return nil
+}
