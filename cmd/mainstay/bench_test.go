@@ -132,4 +132,3 @@ func waitReady(t *testing.T, addr string, logs *bytes.Buffer) {
 		time.Sleep(50 * time.Millisecond)
 	}
 }
-
