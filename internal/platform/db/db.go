@@ -113,21 +113,23 @@ func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	// busy_timeout first so the other pragmas wait instead of failing while
 	// another process holds the lock.
 	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
-	w, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_txlock=immediate")
+	wc, err := newCachingConnector("file:" + path + "?" + common + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	w := sql.OpenDB(wc)
 	w.SetMaxOpenConns(1)
 	w.SetConnMaxIdleTime(0)
 	if err := pingSQLite(ctx, w); err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	r, err := sql.Open("sqlite", "file:"+path+"?"+common+"&_pragma=query_only(1)")
+	rc, err := newCachingConnector("file:" + path + "?" + common + "&_pragma=query_only(1)")
 	if err != nil {
 		w.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
+	r := sql.OpenDB(rc)
 	r.SetMaxOpenConns(o.MaxConns)
 	return &DB{engine: SQLite, write: w, read: r, path: path}, nil
 }

@@ -1,0 +1,104 @@
+package db
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+)
+
+// The SQLite statement cache: a statement runs prepared once per
+// connection however often it runs; the same statement run again while
+// its rows are still being read (a nested query) gets its own statement
+// and neither result is disturbed; past the cache's size old statements
+// are dropped and everything still answers right.
+func TestSQLiteStatementCache(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Options{URL: "sqlite:" + filepath.Join(t.TempDir(), "c.db"), MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if err := d.Transact(ctx, func(tx *Tx) error {
+		if _, err := tx.ExecContext(ctx, "CREATE TABLE t (x INTEGER NOT NULL)"); err != nil {
+			return err
+		}
+		for i := range 10 {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO t (x) VALUES ($1)", i); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	before := stmtsPrepared.Load()
+	for i := range 200 {
+		var n int
+		if err := d.QueryRowContext(ctx, "SELECT COUNT(*) FROM t WHERE x >= $1", i%10).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 10-i%10 {
+			t.Fatalf("count from %d: %d", i%10, n)
+		}
+	}
+	if got := stmtsPrepared.Load() - before; got < 1 || got > 2 {
+		t.Fatalf("200 runs of one query on a pool of 2 prepared %d statements, want 1 or 2", got)
+	}
+
+	// Nested: the outer rows stay open on the one write connection while
+	// the same text runs inside.
+	const q = "SELECT x FROM t WHERE x >= $1 ORDER BY x"
+	if err := d.Transact(ctx, func(tx *Tx) error {
+		outer, err := tx.QueryContext(ctx, q, 0)
+		if err != nil {
+			return err
+		}
+		defer outer.Close()
+		seen := 0
+		for outer.Next() {
+			var x int
+			if err := outer.Scan(&x); err != nil {
+				return err
+			}
+			if x != seen {
+				return fmt.Errorf("outer row %d is %d", seen, x)
+			}
+			seen++
+			inner, err := tx.QueryContext(ctx, q, x)
+			if err != nil {
+				return err
+			}
+			n := 0
+			for inner.Next() {
+				n++
+			}
+			if err := inner.Close(); err != nil {
+				return err
+			}
+			if n != 10-x {
+				return fmt.Errorf("inner from %d: %d rows", x, n)
+			}
+		}
+		if seen != 10 {
+			return fmt.Errorf("outer saw %d rows", seen)
+		}
+		return outer.Err()
+	}); err != nil {
+		t.Fatal(err)
+	}
+
+	// More distinct statements than the cache holds, twice over.
+	for round := range 2 {
+		for i := range stmtCacheSize + 50 {
+			var got int
+			if err := d.QueryRowContext(ctx, fmt.Sprintf("SELECT MAX(x) + %d FROM t", i)).Scan(&got); err != nil {
+				t.Fatal(err)
+			}
+			if got != 9+i {
+				t.Fatalf("round %d, statement %d: %d", round, i, got)
+			}
+		}
+	}
+}
