@@ -168,7 +168,7 @@ func (s *Employees) runItem(ctx context.Context, tx *db.Tx, companyID string, it
 		if it.ExternalID == "" {
 			return res, apperr.Field("/external_id", "is required for upsert")
 		}
-		if i, lerr := s.loadIdentity(ctx, tx, "company_id = $1 AND external_id = $2", []any{companyID, it.ExternalID}, it.ExternalID, false); lerr == nil {
+		if i, lerr := s.loadIdentity(ctx, tx, "company_id = $1 AND external_id = $2 AND external_id <> ''", []any{companyID, it.ExternalID}, it.ExternalID, false); lerr == nil {
 			beforeOf(i)
 		}
 		var created bool

@@ -298,7 +298,7 @@ func (s *Employees) Get(ctx context.Context, empID, asOf string) (*Employee, int
 // GetByExternalID returns the employee with an external id, as of a date.
 func (s *Employees) GetByExternalID(ctx context.Context, companyID, ext, asOf string) (*Employee, int64, error) {
 	q := s.DB.Reader(ctx)
-	i, err := s.loadIdentity(ctx, q, "company_id = $1 AND external_id = $2", []any{companyID, ext}, ext, false)
+	i, err := s.loadIdentity(ctx, q, "company_id = $1 AND external_id = $2 AND external_id <> ''", []any{companyID, ext}, ext, false)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -494,7 +494,7 @@ func (s *Employees) Upsert(ctx context.Context, tx *db.Tx, companyID, ext string
 	}
 	body["external_id"] = ext
 	c.Body = body
-	i, err := s.loadIdentity(ctx, tx, "company_id = $1 AND external_id = $2", []any{companyID, ext}, ext, true)
+	i, err := s.loadIdentity(ctx, tx, "company_id = $1 AND external_id = $2 AND external_id <> ''", []any{companyID, ext}, ext, true)
 	if apperr.CodeOf(err) == apperr.NotFound {
 		e, v, err := s.Create(ctx, tx, companyID, body)
 		return e, v, true, err

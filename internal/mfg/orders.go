@@ -349,7 +349,7 @@ func (s *Service) CreateOrder(ctx context.Context, tx *db.Tx, in CreateProductio
 	if err := insertOrder(ctx, tx, &o); err != nil {
 		if errors.Is(err, errExternalTaken) {
 			var other string
-			_ = tx.QueryRowContext(ctx, "SELECT id FROM production_orders WHERE company_id = $1 AND external_id = $2", o.CompanyID, o.ExternalID).Scan(&other)
+			_ = tx.QueryRowContext(ctx, "SELECT id FROM production_orders WHERE company_id = $1 AND external_id = $2 AND external_id <> ''", o.CompanyID, o.ExternalID).Scan(&other)
 			return ProductionOrder{}, apperr.New(apperr.Conflict, "Production order %s already has external_id %q.", other, o.ExternalID).
 				WithFields(apperr.FieldError{Pointer: "/external_id", Detail: "taken by " + other})
 		}

@@ -234,7 +234,7 @@ func decodePayment(doc string) (Payment, error) {
 
 func findByExternal(ctx context.Context, q db.Querier, companyID, external string) (string, bool, error) {
 	var id string
-	err := q.QueryRowContext(ctx, "SELECT id FROM payments WHERE company_id = $1 AND external_id = $2", companyID, external).Scan(&id)
+	err := q.QueryRowContext(ctx, "SELECT id FROM payments WHERE company_id = $1 AND external_id = $2 AND external_id <> ''", companyID, external).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}

@@ -132,6 +132,13 @@ func (r *Resource[T, PT]) Get(ctx context.Context, recordID string) (Versioned[T
 }
 
 // GetByExternalID returns the record with an external id in a company.
+// byExternalID finds a record by its external id. The unique index on
+// external ids is partial (empty ones repeat), and neither engine uses a
+// partial index for "external_id = $1" unless the statement itself
+// excludes the empty id: without the second term every lookup — each
+// storefront checkout finding its customer — read the whole table.
+const byExternalID = "external_id = $1 AND external_id <> ''"
+
 func (r *Resource[T, PT]) GetByExternalID(ctx context.Context, companyID, externalID string) (Versioned[T], error) {
 	p, err := principal(ctx)
 	if err != nil {
@@ -140,7 +147,7 @@ func (r *Resource[T, PT]) GetByExternalID(ctx context.Context, companyID, extern
 	if r.spec.Scoped {
 		return r.loadScoped(ctx, r.e.db.Reader(ctx), companyID, externalID, false)
 	}
-	v, _, err := r.load(ctx, r.e.db.Reader(ctx), "external_id = $1", externalID, false)
+	v, _, err := r.load(ctx, r.e.db.Reader(ctx), byExternalID, externalID, false)
 	if err == nil && !r.visible(p, "", PT(v.Value).meta().ID) {
 		return Versioned[T]{}, r.notFound(externalID)
 	}
@@ -149,7 +156,7 @@ func (r *Resource[T, PT]) GetByExternalID(ctx context.Context, companyID, extern
 
 func (r *Resource[T, PT]) loadScoped(ctx context.Context, q db.Querier, companyID, externalID string, lock bool) (Versioned[T], error) {
 	args := []any{externalID, companyID}
-	sqlText := "SELECT id, version, doc, company_id FROM " + r.kind.table + " WHERE external_id = $1 AND company_id = $2"
+	sqlText := "SELECT id, version, doc, company_id FROM " + r.kind.table + " WHERE company_id = $2 AND " + byExternalID
 	var company string
 	return r.scanCompany(ctx, q, sqlText, args, lock, externalID, &company)
 }
@@ -668,7 +675,7 @@ func (r *Resource[T, PT]) Upsert(ctx context.Context, companyID, externalID stri
 		if r.spec.Scoped {
 			cur, err = r.loadScoped(ctx, tx, companyID, externalID, true)
 		} else {
-			cur, _, err = r.load(ctx, tx, "external_id = $1", externalID, true)
+			cur, _, err = r.load(ctx, tx, byExternalID, externalID, true)
 		}
 		if apperr.CodeOf(err) == apperr.NotFound {
 			v := new(T)

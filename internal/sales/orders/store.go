@@ -84,7 +84,7 @@ func loadOrder(ctx context.Context, q db.Querier, companyID, id string, lock boo
 
 func orderByExternalID(ctx context.Context, q db.Querier, companyID, externalID string) (string, bool, error) {
 	var id string
-	err := q.QueryRowContext(ctx, "SELECT id FROM sales_orders WHERE company_id = $1 AND external_id = $2", companyID, externalID).Scan(&id)
+	err := q.QueryRowContext(ctx, "SELECT id FROM sales_orders WHERE company_id = $1 AND external_id = $2 AND external_id <> ''", companyID, externalID).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil
 	}
