@@ -13,7 +13,7 @@ import (
 // Unique external ids are partial indexes (an empty id may repeat), and
 // neither engine uses a partial index for a parameter unless the
 // statement excludes the empty id itself. Every lookup by external id is
-// written "external_id = $N AND external_id <> ''"; this pins why, on
+// written "external_id = $N AND external_id <> ”"; this pins why, on
 // both engines, with PostgreSQL's generic plan (the one a prepared
 // statement settles on) and SQLite's only plan.
 func TestExternalIDLookupUsesPartialIndex(t *testing.T) {
