@@ -353,3 +353,26 @@ func TestRotateSecret(t *testing.T) {
 		}
 	})
 }
+
+// A token verified once is remembered, not trusted beyond its life: past
+// its expiry (and the leeway) the next request with it is refused as
+// expired, however recently it was verified.
+func TestVerifiedTokenExpiresInCache(t *testing.T) {
+	forEachEngineURL(t, func(t *testing.T, u string) {
+		ctx := context.Background()
+		n := newNode(t, dbtest.OpenURL(t, u), Options{TokenTTL: time.Minute})
+		c, secret := mustClient(t, n.d, NewClient{Name: "shop", Roles: []string{"sales"}})
+		tok := mustToken(t, n, c.ID, secret)
+		for range 3 {
+			if _, err := n.s.Verify(ctx, tok); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n.clock.Set(n.clock.Now().Add(time.Minute + leeway + time.Second))
+		_, err := n.s.Verify(ctx, tok)
+		wantCode(t, err, apperr.Unauthenticated)
+		if !errors.Is(err, jwt.ErrTokenExpired) {
+			t.Fatalf("expired token: %v", err)
+		}
+	})
+}

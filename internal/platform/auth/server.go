@@ -98,6 +98,7 @@ type Server struct {
 	keys     *keyset
 	clients  *clientCache
 	revoked  *revokedCache
+	verified *verifiedCache
 	trusted  *trustedSet
 	parser   *jwt.Parser
 	lenient  *jwt.Parser // for revocation: ours, whatever the time
@@ -148,6 +149,7 @@ func NewServer(d *db.DB, opts Options) (*Server, error) {
 		keys:     newKeyset(d),
 		clients:  newClientCache(d, opts.ClientCacheTTL),
 		revoked:  newRevokedCache(d, opts.ClientCacheTTL),
+		verified: &verifiedCache{entries: map[string]verifiedEntry{}},
 	}
 	s.keys.now = func() time.Time { return s.clock.Now() }
 	s.keys.retireAfter = s.retireAfter()
