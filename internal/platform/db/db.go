@@ -131,6 +131,9 @@ func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	r := sql.OpenDB(rc)
 	r.SetMaxOpenConns(o.MaxConns)
+	// database/sql keeps 2 idle connections by default: under load the
+	// others were closed and reopened, losing their prepared statements.
+	r.SetMaxIdleConns(o.MaxConns)
 	return &DB{engine: SQLite, write: w, read: r, path: path}, nil
 }
 
