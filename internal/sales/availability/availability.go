@@ -62,33 +62,18 @@ func For(ctx context.Context, q db.Querier, companyID string, skus []string, pro
 	if err := checkCount(len(skus) + len(productIDs)); err != nil {
 		return nil, err
 	}
-	known, err := resolve(ctx, q, companyID, skus, productIDs, warehouseCodes)
+	known, stock, err := lookup(ctx, q, companyID, skus, productIDs, warehouseCodes)
 	if err != nil {
 		return nil, err
 	}
 	var missing []apperr.FieldError
-	var warehouseIDs []string
 	for _, code := range warehouseCodes {
-		id, ok := known.warehouses[code]
-		if !ok {
+		if _, ok := known.warehouses[code]; !ok {
 			missing = append(missing, apperr.FieldError{Pointer: "query:warehouse", Detail: fmt.Sprintf("No warehouse with code %q in this company.", code)})
-			continue
 		}
-		warehouseIDs = append(warehouseIDs, id)
 	}
 	if len(missing) > 0 {
 		return nil, apperr.Fields(missing...)
-	}
-	ids := make([]string, 0, len(known.bySKU)+len(known.byID))
-	for _, id := range known.bySKU {
-		ids = append(ids, id)
-	}
-	for id := range known.byID {
-		ids = append(ids, id)
-	}
-	stock, err := levels(ctx, q, companyID, ids, warehouseIDs)
-	if err != nil {
-		return nil, err
 	}
 	out := make([]Item, 0, len(skus)+len(productIDs))
 	for _, sku := range skus {

@@ -29,69 +29,40 @@ func (a *args) list(values []string) string {
 	return strings.Join(marks, ", ")
 }
 
-// resolve looks up the requested SKUs, product ids and warehouse codes in
-// one round trip, each branch on its own unique index.
-func resolve(ctx context.Context, q db.Querier, companyID string, skus, productIDs, warehouseCodes []string) (known, error) {
+// lookup answers a request in one round trip: the requested SKUs,
+// product ids and warehouse codes as found, each on its own unique index,
+// and the stock levels of those products summed per product and
+// warehouse. A transit location counts towards the warehouse its stock
+// travels to, as incoming, every other location towards its own
+// warehouse. Levels are read by stock_levels' primary key prefix
+// (company_id, product_id), so the cost follows the products asked for,
+// not the size of the catalog or the history. Warehouses where everything
+// is 0 are left out; rows come per product in warehouse code order.
+func lookup(ctx context.Context, q db.Querier, companyID string, skus, productIDs, warehouseCodes []string) (known, map[string][]WarehouseAvailability, error) {
 	k := known{bySKU: map[string]string{}, byID: map[string]string{}, warehouses: map[string]string{}}
+	stock := map[string][]WarehouseAvailability{}
 	a := args{companyID}
-	var parts []string
+	var parts, products []string
 	if len(skus) > 0 {
-		parts = append(parts, "SELECT 's', id, sku FROM products WHERE company_id = $1 AND sku IN ("+a.list(skus)+")")
+		list := a.list(skus)
+		parts = append(parts, "SELECT 's', id, sku, '', 0, 0, 0, 0 FROM products WHERE company_id = $1 AND sku IN ("+list+")")
+		products = append(products, "SELECT id FROM products WHERE company_id = $1 AND sku IN ("+list+")")
 	}
 	if len(productIDs) > 0 {
-		parts = append(parts, "SELECT 'i', id, sku FROM products WHERE company_id = $1 AND id IN ("+a.list(productIDs)+")")
+		list := a.list(productIDs)
+		parts = append(parts, "SELECT 'i', id, sku, '', 0, 0, 0, 0 FROM products WHERE company_id = $1 AND id IN ("+list+")")
+		products = append(products, "SELECT id FROM products WHERE company_id = $1 AND id IN ("+list+")")
 	}
-	if len(warehouseCodes) > 0 {
-		parts = append(parts, "SELECT 'w', id, code FROM warehouses WHERE company_id = $1 AND code IN ("+a.list(warehouseCodes)+")")
-	}
-	if len(parts) == 0 {
-		return k, nil
-	}
-	rows, err := q.QueryContext(ctx, strings.Join(parts, "\nUNION ALL\n"), a...)
-	if err != nil {
-		return k, fmt.Errorf("resolve availability request: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var kind, id, name string
-		if err := rows.Scan(&kind, &id, &name); err != nil {
-			return k, fmt.Errorf("resolve availability request: %w", err)
-		}
-		switch kind {
-		case "s":
-			k.bySKU[name] = id
-		case "i":
-			k.byID[id] = name
-		case "w":
-			k.warehouses[name] = id
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return k, fmt.Errorf("resolve availability request: %w", err)
-	}
-	return k, nil
-}
-
-// levels sums the stock levels of the products per product and
-// warehouse in one pass: a transit location counts towards the warehouse
-// its stock travels to, as incoming, every other location towards its own
-// warehouse. It reads stock_levels by its primary key's (company_id,
-// product_id) prefix, so the cost follows the products asked for, not
-// the size of the catalog or the history.
-// Warehouses where everything is 0 are left out; rows come per product in
-// warehouse code order.
-func levels(ctx context.Context, q db.Querier, companyID string, productIDs, warehouseIDs []string) (map[string][]WarehouseAvailability, error) {
-	out := map[string][]WarehouseAvailability{}
-	if len(productIDs) == 0 {
-		return out, nil
-	}
-	a := args{companyID}
 	where := ""
-	products := a.list(productIDs)
-	if len(warehouseIDs) > 0 {
-		where = " WHERE x.warehouse_id IN (" + a.list(warehouseIDs) + ")"
+	if len(warehouseCodes) > 0 {
+		list := a.list(warehouseCodes)
+		parts = append(parts, "SELECT 'w', id, code, '', 0, 0, 0, 0 FROM warehouses WHERE company_id = $1 AND code IN ("+list+")")
+		where = " WHERE w.code IN (" + list + ")"
 	}
-	rows, err := q.QueryContext(ctx, `SELECT x.product_id, x.warehouse_id, w.code,
+	if len(products) == 0 {
+		return k, stock, nil
+	}
+	parts = append(parts, `SELECT 'l', x.product_id, x.warehouse_id, w.code,
     SUM(x.on_hand), SUM(x.reserved), SUM(x.held), SUM(x.incoming)
 FROM (
     SELECT s.product_id,
@@ -102,40 +73,50 @@ FROM (
         CASE WHEN l.kind = 'transit' THEN s.on_hand ELSE 0 END AS incoming
     FROM stock_levels s
     JOIN locations l ON l.id = s.location_id AND l.company_id = s.company_id
-    WHERE s.company_id = $1 AND s.product_id IN (`+products+`)
+    WHERE s.company_id = $1 AND s.product_id IN (`+strings.Join(products, " UNION ALL ")+`)
       AND (s.on_hand <> 0 OR s.reserved <> 0 OR s.held <> 0)
 ) x
 JOIN warehouses w ON w.id = x.warehouse_id AND w.company_id = $1`+where+`
-GROUP BY x.product_id, x.warehouse_id, w.code
-ORDER BY x.product_id, w.code`, a...)
+GROUP BY x.product_id, x.warehouse_id, w.code`)
+	rows, err := q.QueryContext(ctx, strings.Join(parts, "\nUNION ALL\n")+"\nORDER BY 1, 2, 4", a...)
 	if err != nil {
-		return nil, fmt.Errorf("availability levels: %w", err)
+		return k, nil, fmt.Errorf("availability: %w", err)
 	}
 	type row struct {
-		productID string
-		w         WarehouseAvailability
+		kind, id, name string
+		w              WarehouseAvailability
 	}
 	rs, err := db.Collect(rows, func(rows *sql.Rows) (row, error) {
 		var r row
-		err := rows.Scan(&r.productID, &r.w.WarehouseID, &r.w.Code,
+		err := rows.Scan(&r.kind, &r.id, &r.name, &r.w.Code,
 			money.Quantity(&r.w.OnHand), money.Quantity(&r.w.Reserved), money.Quantity(&r.w.Held), money.Quantity(&r.w.Incoming))
 		return r, err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("availability levels: %w", err)
+		return k, nil, fmt.Errorf("availability: %w", err)
 	}
 	for _, r := range rs {
-		w := r.w
-		if w.OnHand.IsZero() && w.Reserved.IsZero() && w.Held.IsZero() && w.Incoming.IsZero() {
-			continue
+		switch r.kind {
+		case "s":
+			k.bySKU[r.name] = r.id
+		case "i":
+			k.byID[r.id] = r.name
+		case "w":
+			k.warehouses[r.name] = r.id
+		case "l":
+			w := r.w
+			if w.OnHand.IsZero() && w.Reserved.IsZero() && w.Held.IsZero() && w.Incoming.IsZero() {
+				continue
+			}
+			w.WarehouseID = r.name
+			w.Available = w.OnHand.Sub(w.Reserved).Sub(w.Held)
+			if w.Available.IsNegative() {
+				w.Available = money.Decimal{}
+			}
+			w.OnHand, w.Reserved, w.Held = w.OnHand.Normalize(), w.Reserved.Normalize(), w.Held.Normalize()
+			w.Incoming, w.Available = w.Incoming.Normalize(), w.Available.Normalize()
+			stock[r.id] = append(stock[r.id], w)
 		}
-		w.Available = w.OnHand.Sub(w.Reserved).Sub(w.Held)
-		if w.Available.IsNegative() {
-			w.Available = money.Decimal{}
-		}
-		w.OnHand, w.Reserved, w.Held = w.OnHand.Normalize(), w.Reserved.Normalize(), w.Held.Normalize()
-		w.Incoming, w.Available = w.Incoming.Normalize(), w.Available.Normalize()
-		out[r.productID] = append(out[r.productID], w)
 	}
-	return out, nil
+	return k, stock, nil
 }
