@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/mainstay-erp/mainstay/internal/platform/db"
@@ -44,27 +45,62 @@ func sortKeys(keys []levelKey) []levelKey {
 // sorted order, so that writers touching the same rows queue instead of
 // deadlocking (on SQLite the single writer already excludes them).
 func lockLevels(ctx context.Context, tx *db.Tx, companyID string, keys []levelKey) (map[levelKey]*StockLevel, error) {
-	lock := ""
-	if tx.Engine() == db.Postgres {
-		lock = " FOR UPDATE"
-	}
-	// A copy is sorted: callers index their keys in their own order.
 	out := make(map[levelKey]*StockLevel, len(keys))
-	for _, k := range sortKeys(append([]levelKey(nil), keys...)) {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO stock_levels (company_id, product_id, location_id, lot, on_hand, reserved, held)
-VALUES ($1, $2, $3, $4, 0, 0, 0) ON CONFLICT DO NOTHING`, companyID, k.product, k.location, k.lot); err != nil {
-			return nil, fmt.Errorf("stock level %s at %s: %w", k.product, k.location, err)
+	// A copy is sorted: callers index their keys in their own order.
+	sorted := sortKeys(append([]levelKey(nil), keys...))
+	for start := 0; start < len(sorted); start += 300 {
+		if err := lockLevelChunk(ctx, tx, companyID, sorted[start:min(start+300, len(sorted))], out); err != nil {
+			return nil, err
 		}
-		l := &StockLevel{ProductID: k.product, LocationID: k.location, Lot: k.lot}
-		err := tx.QueryRowContext(ctx, `SELECT on_hand, reserved, held FROM stock_levels
-WHERE company_id = $1 AND product_id = $2 AND location_id = $3 AND lot = $4`+lock, companyID, k.product, k.location, k.lot).
-			Scan(money.Quantity(&l.OnHand), money.Quantity(&l.Reserved), money.Quantity(&l.Held))
-		if err != nil {
-			return nil, fmt.Errorf("lock stock level %s at %s: %w", k.product, k.location, err)
-		}
-		out[k] = l
 	}
 	return out, nil
+}
+
+// lockLevelChunk makes sure each level exists and locks them all, in two
+// statements whatever their number (a checkout's round trips add up).
+// Every locker takes the rows in one order — byte order of the key, as
+// sortKeys sorts (PostgreSQL locks rows as they leave the sort, and
+// compares in byte order under COLLATE "C"), chunk after chunk — so
+// concurrent moves and reservations queue rather than deadlock.
+func lockLevelChunk(ctx context.Context, tx *db.Tx, companyID string, keys []levelKey, out map[levelKey]*StockLevel) error {
+	args := make([]any, 0, 1+3*len(keys))
+	args = append(args, companyID)
+	values := make([]string, len(keys))
+	tuples := make([]string, len(keys))
+	for i, k := range keys {
+		n := len(args)
+		args = append(args, k.product, k.location, k.lot)
+		values[i] = fmt.Sprintf("($1, $%d, $%d, $%d, 0, 0, 0)", n+1, n+2, n+3)
+		tuples[i] = fmt.Sprintf("($%d, $%d, $%d)", n+1, n+2, n+3)
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO stock_levels (company_id, product_id, location_id, lot, on_hand, reserved, held)
+VALUES `+strings.Join(values, ", ")+` ON CONFLICT DO NOTHING`, args...); err != nil {
+		return fmt.Errorf("stock levels: %w", err)
+	}
+	order, lock := "product_id, location_id, lot", "" // SQLite compares bytes
+	if tx.Engine() == db.Postgres {
+		order, lock = `product_id COLLATE "C", location_id COLLATE "C", lot COLLATE "C"`, " FOR UPDATE"
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT product_id, location_id, lot, on_hand, reserved, held FROM stock_levels
+WHERE company_id = $1 AND (product_id, location_id, lot) IN (`+strings.Join(tuples, ", ")+`)
+ORDER BY `+order+lock, args...)
+	if err != nil {
+		return fmt.Errorf("lock stock levels: %w", err)
+	}
+	levels, err := db.Collect(rows, func(rows *sql.Rows) (*StockLevel, error) {
+		l := &StockLevel{}
+		return l, rows.Scan(&l.ProductID, &l.LocationID, &l.Lot, money.Quantity(&l.OnHand), money.Quantity(&l.Reserved), money.Quantity(&l.Held))
+	})
+	if err != nil {
+		return fmt.Errorf("lock stock levels: %w", err)
+	}
+	for _, l := range levels {
+		out[levelKey{product: l.ProductID, location: l.LocationID, lot: l.Lot}] = l
+	}
+	if len(levels) != len(keys) {
+		return fmt.Errorf("lock stock levels: %d of %d found", len(levels), len(keys))
+	}
+	return nil
 }
 
 func saveLevel(ctx context.Context, tx *db.Tx, companyID string, l *StockLevel) error {
