@@ -68,6 +68,9 @@ type DB struct {
 	log    *slog.Logger
 	url    string
 	notify notifier
+	// writeQueue admits SQLite transactions one at a time, first come
+	// first served (a channel's blocked senders are woken in order).
+	writeQueue chan struct{}
 }
 
 // Open connects and checks the connection.
@@ -134,7 +137,7 @@ func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	// database/sql keeps 2 idle connections by default: under load the
 	// others were closed and reopened, losing their prepared statements.
 	r.SetMaxIdleConns(o.MaxConns)
-	return &DB{engine: SQLite, write: w, read: r, path: path}, nil
+	return &DB{engine: SQLite, write: w, read: r, path: path, writeQueue: make(chan struct{}, 1)}, nil
 }
 
 // pingSQLite opens the first connection. Switching a new database to WAL

@@ -4,7 +4,10 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
+	"time"
 )
 
 // The SQLite statement cache: a statement runs prepared once per
@@ -100,5 +103,51 @@ func TestSQLiteStatementCache(t *testing.T) {
 				t.Fatalf("round %d, statement %d: %d", round, i, got)
 			}
 		}
+	}
+}
+
+// SQLite transactions waiting for the write connection get it in the
+// order they asked (database/sql alone picks a random waiter), and a
+// waiter whose context ends gives up without running.
+func TestSQLiteWritersQueueInOrder(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Options{URL: "sqlite:" + filepath.Join(t.TempDir(), "q.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	release, holding := make(chan struct{}), make(chan struct{})
+	go func() {
+		_ = d.Transact(ctx, func(tx *Tx) error { close(holding); <-release; return nil })
+	}()
+	<-holding
+	var mu sync.Mutex
+	var order []int
+	done := make(chan struct{})
+	const waiters = 8
+	for i := range waiters {
+		go func() {
+			_ = d.Transact(ctx, func(tx *Tx) error {
+				mu.Lock()
+				order = append(order, i)
+				mu.Unlock()
+				return nil
+			})
+			done <- struct{}{}
+		}()
+		time.Sleep(20 * time.Millisecond) // arrive one after another
+	}
+	gone, cancel := context.WithCancel(ctx)
+	cancel()
+	ran := false
+	if err := d.Transact(gone, func(tx *Tx) error { ran = true; return nil }); err == nil || ran {
+		t.Fatalf("a cancelled waiter: err %v, ran %v", err, ran)
+	}
+	close(release)
+	for range waiters {
+		<-done
+	}
+	if !slices.Equal(order, []int{0, 1, 2, 3, 4, 5, 6, 7}) {
+		t.Fatalf("writers ran in order %v", order)
 	}
 }
