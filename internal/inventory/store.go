@@ -256,7 +256,7 @@ func loadMove(ctx context.Context, q db.Querier, companyID, moveID string) (Stoc
 
 func moveBySource(ctx context.Context, q db.Querier, companyID, sourceType, sourceID, purpose string) (string, bool, error) {
 	var id string
-	err := q.QueryRowContext(ctx, `SELECT id FROM stock_moves WHERE company_id = $1 AND source_type = $2 AND source_id = $3 AND purpose = $4`,
+	err := q.QueryRowContext(ctx, `SELECT id FROM stock_moves WHERE company_id = $1 AND source_type = $2 AND source_id = $3 AND purpose = $4 AND source_type <> ''`,
 		companyID, sourceType, sourceID, purpose).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", false, nil

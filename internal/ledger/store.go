@@ -113,7 +113,7 @@ WHERE l.settles_entry_id = $1 AND l.settles_line_no = $2 AND e.status = 'posted'
 // fx_gain, …), for the lines the ledger adds itself.
 func roleAccount(ctx context.Context, q db.Querier, companyID, role string) (string, error) {
 	var id string
-	err := q.QueryRowContext(ctx, "SELECT id FROM accounts WHERE company_id = $1 AND role = $2 AND active", companyID, role).Scan(&id)
+	err := q.QueryRowContext(ctx, "SELECT id FROM accounts WHERE company_id = $1 AND role = $2 AND role <> '' AND active", companyID, role).Scan(&id)
 	if errors.Is(err, sql.ErrNoRows) {
 		return "", apperr.Field("/lines", "The company has no active account with role %s, which this entry needs; give an account that role.", role)
 	}
@@ -172,8 +172,8 @@ WHERE id = $2 AND status = $3 AND reversed_by IS NULL`, reversal, id, StatusPost
 func findBySource(ctx context.Context, q db.Querier, companyID, sourceType, sourceID, purpose string) (string, bool, error) {
 	var id string
 	err := q.QueryRowContext(ctx, `SELECT id FROM journal_entries
-WHERE company_id = $1 AND source_type = $2 AND source_id = $3 AND purpose = $4 AND status = $5`,
-		companyID, sourceType, sourceID, purpose, StatusPosted).Scan(&id)
+WHERE company_id = $1 AND source_type = $2 AND source_id = $3 AND purpose = $4 AND status = 'posted' AND source_type <> ''`,
+		companyID, sourceType, sourceID, purpose).Scan(&id)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
 		return "", false, nil

@@ -67,7 +67,7 @@ const determineSQL = `SELECT m.rule_id, a.id, a.code, a.type, a.active FROM (
     OR (r.product_id = '' AND r.tax_category_id = '' AND r.customer_group = ''
         AND r.supplier_group = '' AND r.payroll_component = ''))
   UNION ALL
-  SELECT '' AS rule_id, c.id AS account_id, 7 AS rank FROM accounts c WHERE c.company_id = $1 AND c.role = $2
+  SELECT '' AS rule_id, c.id AS account_id, 7 AS rank FROM accounts c WHERE c.company_id = $1 AND c.role = $2 AND c.role <> ''
 ) m JOIN accounts a ON a.id = m.account_id AND a.company_id = $1
 ORDER BY m.rank
 LIMIT 1`

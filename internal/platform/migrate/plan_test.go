@@ -16,7 +16,7 @@ import (
 // written "external_id = $N AND external_id <> ”"; this pins why, on
 // both engines, with PostgreSQL's generic plan (the one a prepared
 // statement settles on) and SQLite's only plan.
-func TestExternalIDLookupUsesPartialIndex(t *testing.T) {
+func TestLookupsUsePartialIndexes(t *testing.T) {
 	dbtest.ForEachEngine(t, func(t *testing.T, d *db.DB) {
 		for _, table := range []string{"customers", "sales_orders", "products", "payments"} {
 			lookup := "SELECT id FROM " + table + " WHERE company_id = $1 AND external_id = $2"
@@ -27,6 +27,15 @@ func TestExternalIDLookupUsesPartialIndex(t *testing.T) {
 			}
 			if strings.Contains(without, index) {
 				t.Logf("%s: the engine now uses the partial index without the extra term:\n%s", table, without)
+			}
+		}
+		for index, lookup := range map[string]string{
+			"journal_entries_source": "SELECT id FROM journal_entries WHERE company_id = $1 AND source_type = $2 AND source_id = $2 AND purpose = $2 AND status = 'posted' AND source_type <> ''",
+			"stock_moves_source":     "SELECT id FROM stock_moves WHERE company_id = $1 AND source_type = $2 AND source_id = $2 AND purpose = $2 AND source_type <> ''",
+			"accounts_role":          "SELECT id FROM accounts WHERE company_id = $1 AND role = $2 AND role <> '' AND active",
+		} {
+			if p := plan(t, d, lookup); !strings.Contains(p, index) {
+				t.Errorf("the lookup does not use %s:\n%s", index, p)
 			}
 		}
 	})
