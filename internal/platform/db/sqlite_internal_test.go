@@ -151,3 +151,36 @@ func TestSQLiteWritersQueueInOrder(t *testing.T) {
 		t.Fatalf("writers ran in order %v", order)
 	}
 }
+
+// Memo loads once per transaction, forgets failures, and starts afresh in
+// the next transaction.
+func TestMemo(t *testing.T) {
+	ctx := context.Background()
+	d, err := Open(ctx, Options{URL: "sqlite:" + filepath.Join(t.TempDir(), "m.db")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	loads := 0
+	load := func() (int, error) { loads++; return loads, nil }
+	fail := func() (int, error) { loads++; return 0, fmt.Errorf("no") }
+	for range 2 {
+		before := loads
+		if err := d.Transact(ctx, func(tx *Tx) error {
+			if _, err := Memo(tx, "k", fail); err == nil {
+				return fmt.Errorf("a failed load returned no error")
+			}
+			a, _ := Memo(tx, "k", load)
+			b, _ := Memo(tx, "k", load)
+			if a != b {
+				return fmt.Errorf("second call loaded again: %d, %d", a, b)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if loads-before != 2 {
+			t.Fatalf("%d loads in a transaction, want 2 (the failure, then one)", loads-before)
+		}
+	}
+}

@@ -22,6 +22,26 @@ type Tx struct {
 	onCommit []func()
 	notified []string
 	retry    error
+	memo     map[string]any
+}
+
+// Memo returns what load returns for key, calling it once per
+// transaction: for what a unit of work reads several times and does not
+// change, such as a company's settings while it takes an order. Errors
+// are not remembered.
+func Memo[T any](tx *Tx, key string, load func() (T, error)) (T, error) {
+	if v, ok := tx.memo[key]; ok {
+		return v.(T), nil
+	}
+	v, err := load()
+	if err != nil {
+		return v, err
+	}
+	if tx.memo == nil {
+		tx.memo = map[string]any{}
+	}
+	tx.memo[key] = v
+	return v, nil
 }
 
 // Now is the transaction's time, taken once from the database clock.

@@ -263,7 +263,21 @@ func hasCarriers(ctx context.Context, q db.Querier, companyID string) (bool, err
 	return n > 0, nil
 }
 
+// companyDefaults is the company's base currency and time zone; a
+// checkout asks three times, so a transaction reads them once.
 func companyDefaults(ctx context.Context, q db.Querier, companyID string) (money.Currency, string, error) {
+	tx, ok := q.(*db.Tx)
+	if !ok {
+		return readCompanyDefaults(ctx, q, companyID)
+	}
+	d, err := db.Memo(tx, "sales-company-defaults:"+companyID, func() ([2]string, error) {
+		cur, zone, err := readCompanyDefaults(ctx, q, companyID)
+		return [2]string{string(cur), zone}, err
+	})
+	return money.Currency(d[0]), d[1], err
+}
+
+func readCompanyDefaults(ctx context.Context, q db.Querier, companyID string) (money.Currency, string, error) {
 	var cur, doc string
 	if err := q.QueryRowContext(ctx, "SELECT base_currency, doc FROM companies WHERE id = $1", companyID).Scan(&cur, &doc); err != nil {
 		return "", "", fmt.Errorf("company %s: %w", companyID, err)
