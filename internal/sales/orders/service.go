@@ -337,6 +337,12 @@ func (m *Module) Confirm(ctx context.Context, tx *db.Tx, companyID, orderID stri
 	case Cancelled:
 		return SalesOrder{}, apperr.New(apperr.Conflict, "Sales order %s is cancelled.", o.ID)
 	}
+	return m.confirm(ctx, tx, o)
+}
+
+// confirm confirms a draft order this transaction holds: loaded and
+// locked by Confirm, or just created by Checkout.
+func (m *Module) confirm(ctx context.Context, tx *db.Tx, o SalesOrder) (SalesOrder, error) {
 	if err := m.reserve(ctx, tx, &o); err != nil {
 		return SalesOrder{}, err
 	}
@@ -691,6 +697,7 @@ func (m *Module) Checkout(ctx context.Context, tx *db.Tx, customers CustomerStor
 	if err != nil {
 		return SalesOrder{}, false, err
 	}
-	o, err = m.Confirm(ctx, tx, in.CompanyID, o.ID)
+	// Created in this transaction: no need to read it back and lock it.
+	o, err = m.confirm(ctx, tx, o)
 	return o, true, err
 }
