@@ -31,10 +31,11 @@ type BenchSize struct {
 	Stock                           int64 // opening stock per product and warehouse
 }
 
-// externalID names the bench company of this size, so that a second run
-// of the same size reuses it and another size gets its own.
+// externalID names the bench company of this catalog, so that a second
+// run reuses it and another size gets its own. The order history is not
+// part of the name: a run asking for more history adds to it.
 func (s BenchSize) externalID() string {
-	return fmt.Sprintf("mainstay-bench-p%d-c%d-w%d-o%dx%d", s.Products, s.Customers, s.Warehouses, s.Orders, s.LinesPerOrder)
+	return fmt.Sprintf("mainstay-bench-p%d-c%d-w%d", s.Products, s.Customers, s.Warehouses)
 }
 
 // benchSeed is a seeded bench company and a client to load it with.
@@ -60,6 +61,9 @@ func (a *App) seedBench(ctx context.Context, s BenchSize, log *slog.Logger) (ben
 	switch {
 	case err == nil:
 		out.Reused = true
+		if err := a.topUpBenchHistory(ctx, co.Value.ID, s, log); err != nil {
+			return out, err
+		}
 	case apperr.CodeOf(err) == apperr.NotFound:
 		co, err = a.services.Companies.Create(ctx, "", map[string]any{
 			"external_id": s.externalID(), "legal_name": "Mainstay Bench GmbH", "base_currency": "EUR", "time_zone": "Europe/Berlin",
@@ -213,15 +217,8 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 	}
 	step("customers", len(customers), t0)
 
-	if s.Orders > 0 {
-		t0 = time.Now()
-		if err := a.seedBenchHistory(ctx, company, s, warehouses[0], tax, customers, func(i int) (string, string, money.Decimal) {
-			p := products[i%len(products)]
-			return p.id, p.sku, p.price
-		}); err != nil {
-			return err
-		}
-		step("historical orders with their postings", s.Orders, t0)
+	if err := a.topUpBenchHistory(ctx, company, s, log); err != nil {
+		return err
 	}
 	// PostgreSQL's autovacuum would analyze the new rows soon; do it now.
 	// SQLite is left as the server leaves it, unanalyzed: with statistics
@@ -238,10 +235,76 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 	return nil
 }
 
-// seedBenchHistory loads s.Orders confirmed, shipped, invoiced and paid
-// orders of the past year, and the sale of each into the ledger (bank
-// against revenue and VAT), benchChunk×5 orders per transaction.
-func (a *App) seedBenchHistory(ctx context.Context, company string, s BenchSize, warehouse, tax string, customers []string,
+// topUpBenchHistory loads historical orders until the company has
+// s.Orders of them (the orders without a storefront id).
+func (a *App) topUpBenchHistory(ctx context.Context, company string, s BenchSize, log *slog.Logger) error {
+	var have int
+	if err := a.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM sales_orders WHERE company_id = $1 AND external_id = ''", company).Scan(&have); err != nil {
+		return fmt.Errorf("bench history: %w", err)
+	}
+	if have >= s.Orders {
+		return nil
+	}
+	t0 := time.Now()
+	r := a.db.Reader(ctx)
+	type product struct {
+		id, sku string
+		price   money.Decimal
+	}
+	rows, err := r.QueryContext(ctx, "SELECT id, sku, list_price FROM products WHERE company_id = $1 ORDER BY sku", company)
+	if err != nil {
+		return fmt.Errorf("bench history: %w", err)
+	}
+	products, err := db.Collect(rows, func(rows *sql.Rows) (product, error) {
+		var p product
+		return p, rows.Scan(&p.id, &p.sku, money.Price(&p.price))
+	})
+	if err != nil {
+		return fmt.Errorf("bench history: %w", err)
+	}
+	rows, err = r.QueryContext(ctx, "SELECT id FROM customers WHERE company_id = $1 ORDER BY id", company)
+	if err != nil {
+		return fmt.Errorf("bench history: %w", err)
+	}
+	customers, err := db.Collect(rows, func(rows *sql.Rows) (string, error) {
+		var id string
+		return id, rows.Scan(&id)
+	})
+	if err != nil {
+		return fmt.Errorf("bench history: %w", err)
+	}
+	var warehouse, tax string
+	if err := r.QueryRowContext(ctx, "SELECT id FROM warehouses WHERE company_id = $1 ORDER BY code LIMIT 1", company).Scan(&warehouse); err != nil {
+		return fmt.Errorf("bench history: %w", err)
+	}
+	if err := r.QueryRowContext(ctx, "SELECT id FROM tax_categories WHERE company_id = $1 AND code = 'standard'", company).Scan(&tax); err != nil {
+		return fmt.Errorf("bench history: %w", err)
+	}
+	if len(products) == 0 || len(customers) == 0 {
+		return fmt.Errorf("bench history: the company has no products or customers")
+	}
+	if err := a.seedBenchHistory(ctx, company, have, s, warehouse, tax, customers, func(i int) (string, string, money.Decimal) {
+		p := products[i%len(products)]
+		return p.id, p.sku, p.price
+	}); err != nil {
+		return err
+	}
+	log.Info("bench seed", "step", "historical orders with their postings", "records", s.Orders-have, "took", time.Since(t0).Round(time.Millisecond))
+	if a.db.Engine() == db.Postgres {
+		for _, table := range []string{"sales_orders", "journal_entries", "journal_lines"} {
+			if _, err := a.db.ExecContext(ctx, "VACUUM ANALYZE "+table); err != nil {
+				return fmt.Errorf("bench history: analyze %s: %w", table, err)
+			}
+		}
+	}
+	return nil
+}
+
+// seedBenchHistory loads orders from..s.Orders: confirmed, shipped,
+// invoiced and paid orders of the past year, and the sale of each into
+// the ledger (bank against revenue and VAT), benchChunk×5 orders per
+// transaction.
+func (a *App) seedBenchHistory(ctx context.Context, company string, from int, s BenchSize, warehouse, tax string, customers []string,
 	product func(i int) (id, sku string, price money.Decimal)) error {
 	accts := map[string]string{}
 	for _, code := range []string{"1000", "2200", "4000"} {
@@ -254,7 +317,7 @@ func (a *App) seedBenchHistory(ctx context.Context, company string, s BenchSize,
 	rate := money.FromInt(19)
 	today := a.db.Now().UTC().Truncate(24 * time.Hour)
 	const perTx = benchChunk * 5
-	for start := 0; start < s.Orders; start += perTx {
+	for start := from; start < s.Orders; start += perTx {
 		batch := make([]orders.SalesOrder, 0, perTx)
 		posts := make([]ledger.Posting, 0, perTx)
 		for n := start; n < min(start+perTx, s.Orders); n++ {
