@@ -33,6 +33,8 @@ func TestLookupsUsePartialIndexes(t *testing.T) {
 			"journal_entries_source": "SELECT id FROM journal_entries WHERE company_id = $1 AND source_type = $2 AND source_id = $2 AND purpose = $2 AND status = 'posted' AND source_type <> ''",
 			"stock_moves_source":     "SELECT id FROM stock_moves WHERE company_id = $1 AND source_type = $2 AND source_id = $2 AND purpose = $2 AND source_type <> ''",
 			"accounts_role":          "SELECT id FROM accounts WHERE company_id = $1 AND role = $2 AND role <> '' AND active",
+			// resource.checkUnique, on every create and update
+			"customers_external_id": "SELECT id FROM customers WHERE external_id = $2 AND external_id <> '' AND id <> $2 AND company_id = $1 LIMIT 1",
 		} {
 			if p := plan(t, d, lookup); !strings.Contains(p, index) {
 				t.Errorf("the lookup does not use %s:\n%s", index, p)

@@ -498,7 +498,10 @@ func (r *Resource[T, PT]) checkUnique(ctx context.Context, tx *db.Tx, companyID 
 		}
 	}
 	for _, c := range checks {
-		where := c.column + " = $1 AND id <> $2"
+		// The value is never empty, and saying so lets both engines use
+		// a unique index that is partial on non-empty values (external
+		// ids, roles); without it every create read the whole table.
+		where := c.column + " = $1 AND " + c.column + " <> '' AND id <> $2"
 		args := []any{c.value, self}
 		if r.spec.Scoped {
 			where += " AND company_id = $3"
