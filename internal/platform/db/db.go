@@ -115,7 +115,7 @@ func openSQLite(ctx context.Context, path string, o Options) (*DB, error) {
 	}
 	// busy_timeout first so the other pragmas wait instead of failing while
 	// another process holds the lock.
-	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_time_format=sqlite"
+	common := "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=foreign_keys(1)&_pragma=synchronous(NORMAL)&_pragma=cache_size(-65536)&_time_format=sqlite"
 	wc, err := newCachingConnector("file:" + path + "?" + common + "&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
