@@ -151,7 +151,7 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 			"rates": []any{map[string]any{"max_weight_kg": "5", "amount": "4.90"}, map[string]any{"max_weight_kg": "31.5", "amount": "9.90"}}}}}); err != nil {
 		return fmt.Errorf("seed bench carrier: %w", err)
 	}
-	var warehouses, receiving []string
+	var receiving []string
 	for i := 1; i <= s.Warehouses; i++ {
 		v, err := sv.Warehouses.Create(ctx, company, map[string]any{"code": fmt.Sprintf("WH%d", i), "name": fmt.Sprintf("Warehouse %d", i)})
 		if err != nil {
@@ -161,14 +161,9 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 		if err != nil {
 			return fmt.Errorf("seed bench warehouse: %w", err)
 		}
-		warehouses, receiving = append(warehouses, v.Value.ID), append(receiving, loc)
+		receiving = append(receiving, loc)
 	}
 
-	type product struct {
-		id, sku string
-		price   money.Decimal
-	}
-	products := make([]product, 0, s.Products)
 	t0 := time.Now()
 	first := fmt.Sprintf("%d-01-01", year)
 	for start := 1; start <= s.Products; start += benchChunk {
@@ -184,16 +179,14 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 				if err != nil {
 					return fmt.Errorf("product %d: %w", i, err)
 				}
-				p := product{id: v.Value.ID, sku: loadgen.SKU(i), price: price}
-				products = append(products, p)
 				cost := money.RoundAmount(price.Mul(money.MustParse("0.4")), "EUR", money.HalfEven)
 				for w, loc := range receiving {
 					if _, err := inventory.Post(ctx, tx, inventory.MoveInput{
-						CompanyID: company, Type: inventory.Opening, ProductID: p.id, ToLocationID: loc,
+						CompanyID: company, Type: inventory.Opening, ProductID: v.Value.ID, ToLocationID: loc,
 						Quantity: money.FromInt(s.Stock), UnitCost: &cost, Date: first, Reason: "opening stock",
-						SourceType: "bench", SourceID: p.id, Purpose: fmt.Sprintf("opening_%d", w),
+						SourceType: "bench", SourceID: v.Value.ID, Purpose: fmt.Sprintf("opening_%d", w),
 					}); err != nil {
-						return fmt.Errorf("opening stock of %s: %w", p.sku, err)
+						return fmt.Errorf("opening stock of %s: %w", loadgen.SKU(i), err)
 					}
 				}
 			}
@@ -203,15 +196,14 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 			return fmt.Errorf("seed bench products: %w", err)
 		}
 	}
-	step("products with opening stock", len(products), t0)
+	step("products with opening stock", s.Products, t0)
 
-	customers := make([]string, 0, s.Customers)
 	t0 = time.Now()
 	for start := 1; start <= s.Customers; start += benchChunk {
 		err := a.db.Transact(ctx, func(tx *db.Tx) error {
 			tctx := db.ContextWithTx(ctx, tx)
 			for i := start; i < start+benchChunk && i <= s.Customers; i++ {
-				v, err := sv.Customers.Create(tctx, company, map[string]any{
+				_, err := sv.Customers.Create(tctx, company, map[string]any{
 					"external_id": loadgen.CustomerRef(i), "name": fmt.Sprintf("Bench customer %d", i), "currency": "EUR",
 					"emails":          []any{fmt.Sprintf("c%d@bench.example", i)},
 					"billing_address": map[string]any{"line1": fmt.Sprintf("Hauptstraße %d", i%300+1), "city": "Berlin", "postal_code": "10115", "country": "DE"},
@@ -219,7 +211,6 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 				if err != nil {
 					return fmt.Errorf("customer %d: %w", i, err)
 				}
-				customers = append(customers, v.Value.ID)
 			}
 			return nil
 		})
@@ -227,7 +218,7 @@ func (a *App) seedBenchData(ctx context.Context, company string, s BenchSize, lo
 			return fmt.Errorf("seed bench customers: %w", err)
 		}
 	}
-	step("customers", len(customers), t0)
+	step("customers", s.Customers, t0)
 
 	if err := a.topUpBenchHistory(ctx, company, s, log); err != nil {
 		return err
