@@ -4,6 +4,7 @@ import (
 	"container/list"
 	"context"
 	"database/sql/driver"
+	"errors"
 	"strings"
 	"sync/atomic"
 
@@ -147,16 +148,9 @@ func (r *cachedRows) Close() error {
 	err := r.Rows.Close()
 	r.cs.busy = false
 	if _, cached := r.conn.stmts[r.cs.query]; !cached {
-		err = joinErr(err, r.cs.stmt.Close()) // evicted while busy
+		err = errors.Join(err, r.cs.stmt.Close()) // the connection closed while busy
 	}
 	return err
-}
-
-func joinErr(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // The rest passes through to the SQLite connection.
