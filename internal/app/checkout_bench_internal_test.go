@@ -7,10 +7,12 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/mainstay-erp/mainstay/internal/ledger"
 	"github.com/mainstay-erp/mainstay/internal/loadgen"
 	"github.com/mainstay-erp/mainstay/internal/platform/auth"
 	"github.com/mainstay-erp/mainstay/internal/platform/config"
@@ -31,22 +33,9 @@ import (
 func BenchmarkCheckoutService(b *testing.B) {
 	for _, e := range dbtest.Engines {
 		b.Run(string(e), func(b *testing.B) {
-			cfg, _, err := config.Load("bench", []string{"--data-dir", b.TempDir()}, func(string) string { return "" }, io.Discard)
-			if err != nil {
-				b.Fatal(err)
-			}
-			cfg.MasterKey = "bWFpbnN0YXktdGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGU="
-			if e == db.Postgres {
-				cfg.DatabaseURL = dbtest.PostgresURL(b, false)
-			}
-			log := slog.New(slog.DiscardHandler)
-			a, err := New(context.Background(), cfg, log)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer a.Close()
+			a := newBenchApp(b, e)
 			size := BenchSize{Products: 1000, Customers: 2000, Warehouses: 2, Orders: 0, LinesPerOrder: 1, Stock: 1_000_000}
-			seed, err := a.seedBench(context.Background(), size, log)
+			seed, err := a.seedBench(context.Background(), size, slog.New(slog.DiscardHandler))
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -84,6 +73,117 @@ func BenchmarkCheckoutService(b *testing.B) {
 				}
 			})
 			b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "checkouts/s")
+		})
+	}
+}
+
+// newBenchApp is an app on a fresh database of the engine, not serving.
+func newBenchApp(tb testing.TB, e db.Engine) *App {
+	tb.Helper()
+	cfg, _, err := config.Load("bench", []string{"--data-dir", tb.TempDir()}, func(string) string { return "" }, io.Discard)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cfg.MasterKey = "bWFpbnN0YXktdGVzdC1tYXN0ZXIta2V5LTMyLWJ5dGU="
+	if e == db.Postgres {
+		cfg.DatabaseURL = dbtest.PostgresURL(tb, false)
+	}
+	a, err := New(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { a.Close() })
+	return a
+}
+
+// The checks after a bench run pass on a sound book and fail on each
+// breakage they exist to catch: a stock level reserved beyond its
+// reservations, an unbalanced posted entry, an order reported that is not
+// stored, an order whose confirmed event is missing.
+func TestBenchChecksCatchBreakage(t *testing.T) {
+	for _, e := range dbtest.Engines {
+		t.Run(string(e), func(t *testing.T) {
+			a := newBenchApp(t, e)
+			ctx := context.Background()
+			seed, err := a.seedBench(ctx, BenchSize{Products: 4, Customers: 3, Warehouses: 1, Orders: 5, LinesPerOrder: 2, Stock: 10}, slog.New(slog.DiscardHandler))
+			if err != nil {
+				t.Fatal(err)
+			}
+			co := seed.CompanyID
+			sys := auth.WithPrincipal(reqctx.WithActor(ctx, "test"), auth.Principal{ClientID: seed.ClientID, Scopes: auth.AllScopes(), Companies: []string{co}})
+			var order orders.SalesOrder
+			if err := a.db.Transact(sys, func(tx *db.Tx) error {
+				order, _, err = a.orders.Checkout(sys, tx, checkoutCustomers{a.services.Customers}, orders.CheckoutInput{
+					Customer: orders.CustomerInput{ExternalID: loadgen.CustomerRef(1), Name: "C"},
+					CreateInput: orders.CreateInput{CompanyID: co, ExternalID: "run-0-1", ShipTo: &orders.ShipTo{Country: "DE"},
+						Lines: []orders.LineInput{{SKU: loadgen.SKU(1), Quantity: money.FromInt(2)}}},
+				})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			failed := func(created []string) []string {
+				t.Helper()
+				checks, err := a.verifyBench(ctx, co, "run", created)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var names []string
+				for _, c := range checks {
+					if !c.OK {
+						names = append(names, c.Name)
+					}
+				}
+				return names
+			}
+			exec := func(q string, args ...any) {
+				t.Helper()
+				if _, err := a.db.ExecContext(ctx, q, args...); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if f := failed([]string{order.ID}); len(f) != 0 {
+				t.Fatalf("a sound book fails %v", f)
+			}
+			if f := failed([]string{order.ID, "so_phantom"}); !slices.Equal(f, []string{"each order and event once"}) {
+				t.Fatalf("an order reported but not stored: failed %v", f)
+			}
+
+			exec("UPDATE stock_levels SET reserved = reserved + 1 WHERE company_id = $1 AND reserved > 0", co)
+			if f := failed([]string{order.ID}); !slices.Equal(f, []string{"no oversell"}) {
+				t.Fatalf("a level reserved beyond its reservations: failed %v", f)
+			}
+			exec("UPDATE stock_levels SET reserved = reserved - 1 WHERE company_id = $1 AND reserved > 0", co)
+
+			// An unbalanced entry can only be posted around the ledger: a
+			// draft changed, then marked posted.
+			var draft ledger.Entry
+			if err := a.db.Transact(sys, func(tx *db.Tx) error {
+				var acct [2]string
+				for i, code := range []string{"1000", "4000"} {
+					if err := tx.QueryRowContext(ctx, "SELECT id FROM accounts WHERE company_id = $1 AND code = $2", co, code).Scan(&acct[i]); err != nil {
+						return err
+					}
+				}
+				draft, err = ledger.CreateDraft(sys, tx, ledger.Posting{CompanyID: co, Currency: "EUR", Date: a.db.Now().Format(time.DateOnly), Memo: "t",
+					Lines: []ledger.Line{{AccountID: acct[0], Debit: money.FromInt(5)}, {AccountID: acct[1], Credit: money.FromInt(5)}}})
+				return err
+			}); err != nil {
+				t.Fatal(err)
+			}
+			exec("UPDATE journal_lines SET debit = debit + 1 WHERE entry_id = $1 AND debit > 0", draft.ID)
+			if f := failed([]string{order.ID}); len(f) != 0 {
+				t.Fatalf("an unbalanced draft (not yet posted) fails %v", f)
+			}
+			exec("UPDATE journal_entries SET status = 'posted', number = 999999, posted_at = $2 WHERE id = $1", draft.ID, a.db.Now())
+			if f := failed([]string{order.ID}); !slices.Equal(f, []string{"ledger balanced"}) {
+				t.Fatalf("an unbalanced posted entry: failed %v", f)
+			}
+
+			exec("DELETE FROM outbox_events WHERE subject = $1 AND type = $2", order.ID, orders.EventConfirmed)
+			if f := failed([]string{order.ID}); !slices.Contains(f, "each order and event once") {
+				t.Fatalf("an order without its confirmed event: failed %v", f)
+			}
 		})
 	}
 }
