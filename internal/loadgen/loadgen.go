@@ -108,9 +108,9 @@ type Stat struct {
 	Op        Op       `json:"op"`
 	Requests  int      `json:"requests"`
 	OK        int      `json:"ok"`
-	Conflicts int      `json:"conflicts" doc:"409: refused (short stock) — not errors, not successes"`
+	Conflicts int      `json:"conflicts"` // 409: refused (short stock), neither error nor success
 	Errors    int      `json:"errors"`
-	PerSecond float64  `json:"per_second" doc:"successful requests per second"`
+	PerSecond float64  `json:"per_second"` // successful requests per second
 	P50       float64  `json:"p50_ms"`
 	P95       float64  `json:"p95_ms"`
 	P99       float64  `json:"p99_ms"`
